@@ -1,0 +1,222 @@
+//! Parser-differential checks: places where two MIME parsers could read the
+//! same bytes differently (the amavis CVE-2024-28054 class).
+//!
+//! mail-parser gives us one reading of the message. Where the bytes admit
+//! another reading that a mail client might take, the reading we sanitised may
+//! not be the one the reader sees, so each such place is a finding. Those that
+//! can hide content (two boundaries, a boundary line inside a body, a bare CR
+//! in a header) are Danger and quarantine by default; those that only make
+//! parsers disagree on cosmetics are Warning.
+//!
+//! Every check here is linear in the bytes it looks at: header sections are
+//! scanned once; body lines are matched against all the message's boundaries
+//! at once through a byte trie, so a body costs at most its length times the
+//! longest boundary length — bounded, since boundaries longer than
+//! [`MAX_BOUNDARY_LEN`] are themselves a finding.
+
+use crate::report::{codes, Finding, Severity};
+
+/// RFC 2046 allows 70; longer boundaries are flagged and matched on their
+/// first `MAX_BOUNDARY_LEN` bytes only.
+pub const MAX_BOUNDARY_LEN: usize = 200;
+
+/// NUL, bare CR and mixed line endings in a header section.
+pub fn check_header_section(section: &[u8], path: &str, findings: &mut Vec<Finding>) {
+    let mut nul = false;
+    let mut bare_cr = false;
+    let mut crlf = false;
+    let mut lone_lf = false;
+    let mut prev = 0u8;
+    for (i, &b) in section.iter().enumerate() {
+        match b {
+            0 => nul = true,
+            b'\r' if section.get(i + 1) != Some(&b'\n') => bare_cr = true,
+            b'\n' if prev == b'\r' => crlf = true,
+            b'\n' => lone_lf = true,
+            _ => {}
+        }
+        prev = b;
+    }
+    if nul {
+        findings.push(Finding::new(codes::MIME_HEADER_NUL, Severity::Danger, path, "NUL byte in the header section"));
+    }
+    if bare_cr {
+        findings.push(Finding::new(
+            codes::MIME_HEADER_BARE_CR,
+            Severity::Danger,
+            path,
+            "bare CR in the header section (parsers disagree on where a field ends)",
+        ));
+    }
+    if crlf && lone_lf {
+        findings.push(Finding::new(
+            codes::MIME_HEADER_BARE_LF,
+            Severity::Warning,
+            path,
+            "header section mixes CRLF and bare LF line endings",
+        ));
+    }
+}
+
+/// Normalises a header value for comparison: unfolded, whitespace collapsed,
+/// ASCII lower-case.
+pub fn normalized_value(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut space = false;
+    for &b in raw {
+        if b.is_ascii_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(b' ');
+            space = false;
+        }
+        out.push(b.to_ascii_lowercase());
+    }
+    out
+}
+
+/// All multipart boundaries of a message, for matching body lines against
+/// every one of them in one pass.
+#[derive(Debug, Default)]
+pub struct BoundarySet {
+    /// Byte trie; node 0 is the root. Each node: (children, is_end).
+    nodes: Vec<(Vec<(u8, u32)>, bool)>,
+    list: Vec<Vec<u8>>,
+}
+
+impl BoundarySet {
+    pub fn new() -> Self {
+        BoundarySet { nodes: vec![(Vec::new(), false)], list: Vec::new() }
+    }
+
+    /// Adds a boundary (cut to [`MAX_BOUNDARY_LEN`] bytes). Empty ones are ignored.
+    pub fn insert(&mut self, boundary: &[u8]) {
+        let b = &boundary[..boundary.len().min(MAX_BOUNDARY_LEN)];
+        if b.is_empty() || self.list.iter().any(|x| x == b) {
+            return;
+        }
+        self.list.push(b.to_vec());
+        let mut node = 0usize;
+        for &c in b {
+            node = match self.nodes[node].0.binary_search_by_key(&c, |&(k, _)| k) {
+                Ok(i) => self.nodes[node].0[i].1 as usize,
+                Err(i) => {
+                    self.nodes.push((Vec::new(), false));
+                    let n = self.nodes.len() - 1;
+                    self.nodes[node].0.insert(i, (c, n as u32));
+                    n
+                }
+            };
+        }
+        self.nodes[node].1 = true;
+    }
+
+    /// Children are kept sorted, so a step costs O(log 256).
+    fn child(&self, node: usize, c: u8) -> Option<usize> {
+        let children = &self.nodes[node].0;
+        children.binary_search_by_key(&c, |&(k, _)| k).ok().map(|i| children[i].1 as usize)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The boundaries that are a proper prefix of another boundary: a parser
+    /// matching delimiters by prefix would split the message differently.
+    pub fn prefix_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for long in &self.list {
+            let mut node = 0usize;
+            for (i, &c) in long.iter().enumerate() {
+                match self.child(node, c) {
+                    Some(n) => node = n,
+                    None => break,
+                }
+                if self.nodes[node].1 && i + 1 < long.len() {
+                    pairs.push((
+                        String::from_utf8_lossy(&long[..=i]).into_owned(),
+                        String::from_utf8_lossy(long).into_owned(),
+                    ));
+                }
+            }
+        }
+        pairs
+    }
+
+    /// Returns the first line of `body` that starts with `--` followed by any
+    /// boundary of the set (prefix match, as the laxest parsers do).
+    pub fn find_delimiter_line<'b>(&self, body: &'b [u8]) -> Option<&'b [u8]> {
+        if self.list.is_empty() {
+            return None;
+        }
+        for line in body.split(|&b| b == b'\n') {
+            let Some(rest) = line.strip_prefix(b"--") else { continue };
+            let mut node = 0usize;
+            for &c in rest.iter().take(MAX_BOUNDARY_LEN) {
+                match self.child(node, c) {
+                    Some(n) => node = n,
+                    None => break,
+                }
+                if self.nodes[node].1 {
+                    return Some(line);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether `body` (the raw body of a multipart, preamble to epilogue) has the
+/// closing delimiter `--boundary--` at the start of a line.
+pub fn has_close_delimiter(body: &[u8], boundary: &[u8]) -> bool {
+    body.split(|&b| b == b'\n').any(|line| {
+        line.strip_prefix(b"--")
+            .and_then(|r| r.strip_prefix(boundary))
+            .is_some_and(|r| r.starts_with(b"--"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_section_checks() {
+        let mut f = Vec::new();
+        check_header_section(b"A: b\r\nC: d\r\n", "1", &mut f);
+        assert!(f.is_empty());
+        check_header_section(b"A: b\nC: d\n", "1", &mut f);
+        assert!(f.is_empty(), "LF-only mail is normal Unix mail");
+        check_header_section(b"A: b\r\nC: d\n", "1", &mut f);
+        assert_eq!(f.pop().unwrap().code, codes::MIME_HEADER_BARE_LF);
+        check_header_section(b"A: b\rContent-Type: text/html\r\n", "1", &mut f);
+        assert_eq!(f.pop().unwrap().code, codes::MIME_HEADER_BARE_CR);
+        check_header_section(b"A: b\0c\r\n", "1", &mut f);
+        assert_eq!(f.pop().unwrap().code, codes::MIME_HEADER_NUL);
+    }
+
+    #[test]
+    fn boundary_trie_finds_prefixes_and_lines() {
+        let mut s = BoundarySet::new();
+        s.insert(b"abc");
+        s.insert(b"abcdef");
+        s.insert(b"zzz");
+        assert_eq!(s.prefix_pairs(), vec![("abc".to_string(), "abcdef".to_string())]);
+        assert!(s.find_delimiter_line(b"hello\n-- \nsig").is_none());
+        assert_eq!(s.find_delimiter_line(b"x\r\n--zzz--\r\n"), Some(&b"--zzz--\r"[..]));
+        assert!(s.find_delimiter_line(b"x\n--zz\n").is_none());
+    }
+
+    #[test]
+    fn close_delimiter() {
+        assert!(has_close_delimiter(b"pre\r\n--b\r\nx\r\n--b--\r\n", b"b"));
+        assert!(!has_close_delimiter(b"pre\r\n--b\r\nx\r\n--b\r\n", b"b"));
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(normalized_value(b" Text/Plain;\r\n\tcharset=x "), b"text/plain; charset=x");
+    }
+}

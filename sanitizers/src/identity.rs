@@ -1,0 +1,228 @@
+//! The identity headers of the output: who wrote the mail, to whom, when,
+//! what about, and which thread it belongs to.
+//!
+//! From, To, Cc, Reply-To, Subject, Date, Message-ID, In-Reply-To and
+//! References are read from the original, decoded (RFC 2047, raw 8-bit
+//! Shift_JIS/UTF-8 as Outlook sends it) and written again from scratch as
+//! 7-bit fields. The first occurrence of each wins; a second one is a
+//! `header.duplicate` finding. A value that cannot be written safely is left
+//! out with a `header.dropped` finding rather than copied.
+
+use mail_parser::{Address, DateTime, HeaderName, HeaderValue, Message, MessageParser};
+
+use crate::charset;
+use crate::headers;
+use crate::report::{codes, Finding, Severity};
+
+/// Decoded identity of a message: for the separator of a forwarded message
+/// and for the report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub date: String,
+    pub message_id: Option<String>,
+}
+
+/// The output header fields and the summary.
+pub struct Identity {
+    pub fields: Vec<String>,
+    pub summary: Summary,
+}
+
+const ADDRESS_FIELDS: [(HeaderName<'static>, &str); 4] = [
+    (HeaderName::From, "From"),
+    (HeaderName::To, "To"),
+    (HeaderName::Cc, "Cc"),
+    (HeaderName::ReplyTo, "Reply-To"),
+];
+
+/// Reads the identity headers of `msg` (a top-level or a nested message).
+/// `path` names the message in findings.
+pub fn read_identity(msg: &Message<'_>, path: &str, findings: &mut Vec<Finding>) -> Identity {
+    let mut fields = Vec::new();
+    let mut summary = Summary::default();
+    let Some(root) = msg.parts.first() else { return Identity { fields, summary } };
+    let raw = msg.raw_message.as_ref();
+    let mut first = |name: &HeaderName<'_>| -> Option<&mail_parser::Header<'_>> {
+        let mut all = root.headers.iter().filter(|h| &h.name == name);
+        let first = all.next();
+        if all.next().is_some() {
+            findings.push(Finding::new(
+                codes::HEADER_DUPLICATE,
+                Severity::Warning,
+                path,
+                format!("{} appears more than once; the first is kept", name.as_str()),
+            ));
+        }
+        first
+    };
+    // `first` borrows `findings` mutably; collect the headers first.
+    let mut picked = Vec::new();
+    for (name, label) in ADDRESS_FIELDS.iter() {
+        picked.push((name.clone(), *label, first(name).cloned()));
+    }
+    for (name, label) in [
+        (HeaderName::Subject, "Subject"),
+        (HeaderName::Date, "Date"),
+        (HeaderName::MessageId, "Message-ID"),
+        (HeaderName::InReplyTo, "In-Reply-To"),
+        (HeaderName::References, "References"),
+    ] {
+        picked.push((name.clone(), label, first(&name).cloned()));
+    }
+
+    for (name, label, header) in picked {
+        let Some(header) = header else { continue };
+        let value_raw = raw.get(header.offset_start as usize..header.offset_end as usize).unwrap_or(b"");
+        if !value_raw.is_ascii() {
+            findings.push(Finding::new(
+                codes::HEADER_RAW_8BIT,
+                Severity::Info,
+                path,
+                format!("{label} contains raw 8-bit bytes"),
+            ));
+        }
+        match name {
+            HeaderName::From | HeaderName::To | HeaderName::Cc | HeaderName::ReplyTo => {
+                let addrs = addresses(&header.value, value_raw, label);
+                if addrs.is_empty() {
+                    continue;
+                }
+                let shown = addrs
+                    .iter()
+                    .map(|(n, a)| match n {
+                        Some(n) => format!("{n} <{a}>"),
+                        None => a.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let (field, skipped) = headers::encode_address_field(label, &addrs);
+                for s in skipped {
+                    findings.push(Finding::new(
+                        codes::HEADER_DROPPED,
+                        Severity::Info,
+                        path,
+                        format!("{label}: address {} cannot be written as 7-bit", crate::text::display_name(&s, 100)),
+                    ));
+                }
+                if field.contains('@') {
+                    fields.push(field);
+                }
+                match name {
+                    HeaderName::From => summary.from = shown,
+                    HeaderName::To => summary.to = shown,
+                    _ => {}
+                }
+            }
+            HeaderName::Subject => {
+                let decoded = headers::decode_unstructured(value_raw);
+                fields.push(headers::encode_unstructured_field("Subject", &decoded.text));
+                summary.subject = decoded.text;
+            }
+            HeaderName::Date => match header.value.as_datetime().filter(|d| plausible_date(d)) {
+                Some(d) => {
+                    let text = d.to_rfc822();
+                    fields.push(format!("Date: {text}\r\n"));
+                    summary.date = text;
+                }
+                None => findings.push(Finding::new(
+                    codes::HEADER_DROPPED,
+                    Severity::Info,
+                    path,
+                    "Date does not parse; left out",
+                )),
+            },
+            _ => {
+                let ids = message_ids(&header.value);
+                if ids.is_empty() {
+                    findings.push(Finding::new(
+                        codes::HEADER_DROPPED,
+                        Severity::Info,
+                        path,
+                        format!("{label} holds no valid message id; left out"),
+                    ));
+                    continue;
+                }
+                if name == HeaderName::MessageId {
+                    summary.message_id = Some(ids[0].clone());
+                    fields.push(format!("Message-ID: <{}>\r\n", ids[0]));
+                } else {
+                    fields.push(fold_ids(label, &ids));
+                }
+            }
+        }
+    }
+    Identity { fields, summary }
+}
+
+/// Address pairs (display name, addr-spec) of an address header. Raw 8-bit
+/// values are decoded as a whole and parsed again, so a Shift_JIS display
+/// name comes out right.
+fn addresses(value: &HeaderValue<'_>, raw: &[u8], label: &str) -> Vec<(Option<String>, String)> {
+    if !raw.is_ascii() {
+        let decoded = charset::decode_fragment(raw, None).text;
+        let mut synthetic = Vec::with_capacity(decoded.len() + label.len() + 8);
+        synthetic.extend_from_slice(label.as_bytes());
+        synthetic.extend_from_slice(b": ");
+        synthetic.extend_from_slice(decoded.replace(['\r', '\n'], " ").as_bytes());
+        synthetic.extend_from_slice(b"\r\n\r\n");
+        let parsed = MessageParser::new().parse(&synthetic);
+        let Some(parsed) = parsed else { return Vec::new() };
+        let Some(header) = parsed.parts.first().and_then(|p| p.headers.first()) else { return Vec::new() };
+        return address_pairs(&header.value);
+    }
+    address_pairs(value)
+}
+
+fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    let mut push = |name: Option<&str>, addr: Option<&str>| {
+        let Some(addr) = addr.map(str::trim).filter(|a| !a.is_empty()) else { return };
+        let name = name
+            .map(|n| crate::text::display_name(n, 200))
+            .filter(|n| !n.is_empty() && n != addr);
+        out.push((name, addr.to_string()));
+    };
+    match value.as_address() {
+        Some(Address::List(list)) => list.iter().for_each(|a| push(a.name(), a.address())),
+        Some(Address::Group(groups)) => {
+            groups.iter().flat_map(|g| g.addresses.iter()).for_each(|a| push(a.name(), a.address()))
+        }
+        None => {}
+    }
+    out
+}
+
+fn plausible_date(d: &DateTime) -> bool {
+    d.is_valid() && (1970..=9999).contains(&d.year)
+}
+
+/// Message ids that can be written back safely: printable ASCII, no spaces,
+/// no angle brackets, with an `@`.
+fn message_ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let ok = |id: &str| {
+        !id.is_empty()
+            && id.len() <= 250
+            && id.contains('@')
+            && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+    };
+    let mut ids: Vec<String> = match value {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    ids.retain(|id| ok(id));
+    ids.truncate(100);
+    ids
+}
+
+fn fold_ids(label: &str, ids: &[String]) -> String {
+    let mut s = format!("{label}:");
+    for id in ids {
+        s.push_str(&format!("\r\n <{id}>"));
+    }
+    s.push_str("\r\n");
+    s
+}

@@ -1,0 +1,173 @@
+//! The command line: `mugaika sanitize` and `mugaika check-config`.
+//!
+//! `mugaika sanitize [--config FILE] [--report FILE] [INPUT]` is a contract
+//! other tools depend on (see README "CLI contract"):
+//!
+//! | exit | meaning |
+//! |---|---|
+//! | 0 | delivered: the sanitised message is on stdout |
+//! | 3 | quarantined: nothing on stdout; the report says why |
+//! | 2 | usage or config error: one line on stderr |
+//! | 1 | internal error (must not happen; treated as quarantine) |
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use mugaika_sanitizers::{Pipeline, Verdict};
+
+use crate::config::Config;
+
+pub const EXIT_DELIVERED: u8 = 0;
+pub const EXIT_INTERNAL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_QUARANTINED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "mugaika", version, about = "無害化 mail sanitisation relay")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sanitise one message: exit 0 delivered (message on stdout), 3 quarantined, 2 usage/config error, 1 internal error.
+    Sanitize {
+        /// Config file (defaults are embedded).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the JSON report here (schema: docs/report.md).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// The message (default: stdin).
+        input: Option<PathBuf>,
+    },
+    /// Check a config file: print every problem, exit 2 on error.
+    CheckConfig {
+        file: PathBuf,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { EXIT_USAGE } else { 0 });
+            }
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("usage error").trim_start_matches("error: ");
+            eprintln!("mugaika: {first} (see mugaika --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging();
+    match cli.command {
+        Command::Sanitize { config, report, input } => ExitCode::from(sanitize(config, report, input)),
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                for p in &e.problems {
+                    eprintln!("{p}");
+                }
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUGAIKA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn sanitize(config: Option<PathBuf>, report_path: Option<PathBuf>, input: Option<PathBuf>) -> u8 {
+    let config = match config {
+        Some(path) => match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("mugaika: config error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => Config::default(),
+    };
+    let limit = config.limits.max_message_bytes;
+    let raw = match read_input(input.as_ref(), limit) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("mugaika: cannot read {}: {e}", input.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into()));
+            return EXIT_USAGE;
+        }
+    };
+    let pipeline = Pipeline::new(config.limits.clone());
+    // A large stack: the pipeline is bounded in depth, but the parse tree of a
+    // hostile message is dropped recursively.
+    let run = std::thread::Builder::new()
+        .name("sanitize".into())
+        .stack_size(256 << 20)
+        .spawn(move || pipeline.run(&raw))
+        .and_then(|h| h.join().map_err(|_| std::io::Error::other("sanitiser thread panicked")));
+    let mut sanitized = match run {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mugaika: internal error: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let (verdict, reasons) = config.policy.decide(&sanitized.report, sanitized.output.is_some());
+    sanitized.report.verdict = verdict;
+    sanitized.report.reasons = reasons;
+    tracing::info!(
+        retrieval_id = %sanitized.report.retrieval_id,
+        verdict = ?verdict,
+        reasons = ?sanitized.report.reasons,
+        "sanitised"
+    );
+    if let Some(path) = report_path {
+        let json = match serde_json::to_vec_pretty(&sanitized.report) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("mugaika: internal error: cannot serialise report: {e}");
+                return EXIT_INTERNAL;
+            }
+        };
+        if let Err(e) = std::fs::write(&path, json) {
+            eprintln!("mugaika: cannot write report {}: {e}", path.display());
+            return EXIT_INTERNAL;
+        }
+    }
+    match (verdict, sanitized.output) {
+        (Verdict::Deliver, Some(out)) => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(&out).and_then(|_| stdout.flush()) {
+                eprintln!("mugaika: cannot write output: {e}");
+                return EXIT_INTERNAL;
+            }
+            EXIT_DELIVERED
+        }
+        _ => EXIT_QUARANTINED,
+    }
+}
+
+/// Reads at most `limit + 1` bytes, so an oversized input is seen as such
+/// (and quarantined by the size limit) without reading it all into memory.
+fn read_input(input: Option<&PathBuf>, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let take = (limit as u64).saturating_add(1);
+    match input {
+        Some(path) => std::fs::File::open(path)?.take(take).read_to_end(&mut raw)?,
+        None => std::io::stdin().lock().take(take).read_to_end(&mut raw)?,
+    };
+    Ok(raw)
+}

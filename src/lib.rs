@@ -1,0 +1,18 @@
+//! mugaika: the 無害化 (mail sanitisation) relay between the Internet-side MTA
+//! and the LGWAN-side MTA.
+//!
+//! This crate holds everything with I/O around the pure sanitiser core
+//! (`mugaika-sanitizers`). Layout, in pipeline order:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | the TOML config: parsed raw, validated once, every problem reported |
+//! | [`policy`] | the decision from the report: deliver or quarantine |
+//! | [`cli`] | `mugaika sanitize`, `mugaika check-config` |
+//!
+//! Still to come (see the issues): `inbound` (SMTP server), `spool`,
+//! `outbound`, `quarantine`, `admin`.
+
+pub mod cli;
+pub mod config;
+pub mod policy;
