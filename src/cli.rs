@@ -111,23 +111,22 @@ fn sanitize(config: Option<PathBuf>, report_path: Option<PathBuf>, input: Option
         }
     };
     let pipeline = Pipeline::new(config.limits.clone());
+    let policy = config.policy.clone();
     // A large stack: the pipeline is bounded in depth, but the parse tree of a
     // hostile message is dropped recursively.
     let run = std::thread::Builder::new()
         .name("sanitize".into())
         .stack_size(256 << 20)
-        .spawn(move || pipeline.run(&raw))
+        .spawn(move || pipeline.run_with(&raw, None, &policy))
         .and_then(|h| h.join().map_err(|_| std::io::Error::other("sanitiser thread panicked")));
-    let mut sanitized = match run {
+    let sanitized = match run {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mugaika: internal error: {e}");
             return EXIT_INTERNAL;
         }
     };
-    let (verdict, reasons) = config.policy.decide(&sanitized.report, sanitized.output.is_some());
-    sanitized.report.verdict = verdict;
-    sanitized.report.reasons = reasons;
+    let verdict = sanitized.report.verdict;
     tracing::info!(
         retrieval_id = %sanitized.report.retrieval_id,
         verdict = ?verdict,

@@ -107,6 +107,12 @@ impl PolicyConfig {
     }
 }
 
+impl mugaika_sanitizers::Decide for PolicyConfig {
+    fn decide(&self, report: &Report, has_output: bool) -> (Verdict, Vec<String>) {
+        PolicyConfig::decide(self, report, has_output)
+    }
+}
+
 /// Every code the sanitiser can emit (for validating overrides).
 pub fn known_codes() -> Vec<&'static str> {
     mugaika_sanitizers::report::ALL_CODES.to_vec()

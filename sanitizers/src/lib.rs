@@ -43,5 +43,5 @@ pub mod verify;
 pub mod walk;
 
 pub use limits::Limits;
-pub use pipeline::{Pipeline, Sanitized};
+pub use pipeline::{Decide, DefaultDecision, Pipeline, Sanitized};
 pub use report::{Finding, Report, Severity, Verdict};

@@ -83,6 +83,18 @@ pub fn write_notice(items: &[NoticeItem], html_converted: bool, retrieval_id: &s
     s
 }
 
+/// The text after any leading notice blocks: the content of a sanitised body.
+/// Sanitising a sanitised message adds a second notice on top of the first;
+/// comparing contents (the idempotence tests) strips both.
+pub fn strip_notices(text: &str) -> &str {
+    let mut rest = text.trim_start_matches(['\r', '\n']);
+    while rest.starts_with(NOTICE_START) {
+        let Some(end) = rest.find(NOTICE_END) else { break };
+        rest = rest[end + NOTICE_END.len()..].trim_start_matches(['\r', '\n']);
+    }
+    rest
+}
+
 /// Human size: "1,234 バイト / bytes".
 pub fn format_size(bytes: u64) -> String {
     let digits = bytes.to_string();
@@ -114,6 +126,15 @@ mod tests {
         assert!(n.contains("「見積書.pdf」"));
         assert_eq!(n.matches("MGK-ABCD").count(), 2);
         assert!(n.ends_with(&format!("{NOTICE_END}\n")));
+    }
+
+    #[test]
+    fn notices_are_stripped_repeatedly() {
+        let once = format!("{}\nbody\n", write_notice(&[], false, "MGK-1"));
+        let twice = format!("{}\n{once}", write_notice(&[], false, "MGK-2"));
+        assert_eq!(strip_notices(&once), "body\n");
+        assert_eq!(strip_notices(&twice), "body\n");
+        assert_eq!(strip_notices("plain"), "plain");
     }
 
     #[test]

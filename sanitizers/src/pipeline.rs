@@ -63,13 +63,15 @@ impl Pipeline {
         &self.limits
     }
 
-    /// Sanitises one message.
+    /// Sanitises one message with the default decision (Danger quarantines).
     pub fn run(&self, raw: &[u8]) -> Sanitized {
-        self.run_with_deadline(raw, None)
+        self.run_with(raw, None, &DefaultDecision)
     }
 
-    /// Sanitises one message; past `deadline` the run stops and quarantines.
-    pub fn run_with_deadline(&self, raw: &[u8], deadline: Option<Instant>) -> Sanitized {
+    /// Sanitises one message; `decide` (the policy) turns the report into the
+    /// verdict; past `deadline` the run stops and quarantines. The output is
+    /// returned only when the verdict is Deliver.
+    pub fn run_with(&self, raw: &[u8], deadline: Option<Instant>, decide: &dyn Decide) -> Sanitized {
         let started = Instant::now();
         let retrieval_id = retrieval_id(raw);
         let input_sha = hex_sha256(raw);
@@ -90,7 +92,7 @@ impl Pipeline {
         report.input.size = raw.len() as u64;
         report.input.sha256 = input_sha;
         report.timings.total_us = started.elapsed().as_micros() as u64;
-        let (verdict, reasons) = default_verdict(&report, output.is_some());
+        let (verdict, reasons) = decide.decide(&report, output.is_some());
         report.verdict = verdict;
         report.reasons = reasons;
         Sanitized { report, output: if verdict == Verdict::Deliver { output } else { None } }
@@ -185,8 +187,22 @@ fn empty_report(retrieval_id: &str) -> Report {
     }
 }
 
-/// Quarantine when there is no output or any Danger finding.
-pub fn default_verdict(report: &Report, has_output: bool) -> (Verdict, Vec<String>) {
+/// Turns a report into a verdict and the codes that caused a quarantine.
+/// Implementations must quarantine when `has_output` is false.
+pub trait Decide {
+    fn decide(&self, report: &Report, has_output: bool) -> (Verdict, Vec<String>);
+}
+
+/// The default decision: quarantine when there is no output or any Danger finding.
+pub struct DefaultDecision;
+
+impl Decide for DefaultDecision {
+    fn decide(&self, report: &Report, has_output: bool) -> (Verdict, Vec<String>) {
+        default_verdict(report, has_output)
+    }
+}
+
+fn default_verdict(report: &Report, has_output: bool) -> (Verdict, Vec<String>) {
     let mut reasons: Vec<String> = Vec::new();
     for f in report.findings.iter().filter(|f| f.severity == Severity::Danger) {
         if !reasons.iter().any(|r| r == f.code) {

@@ -204,6 +204,9 @@ impl<'a> Walker<'a> {
             ));
         }
         self.param_conflicts(&params, path);
+        if params.limited {
+            self.findings.push(Finding::new(codes::LIMIT_HEADER_BYTES, Severity::Danger, path, "Content-Type parameters exceed the decoder's limits"));
+        }
         let cte_raw = cte_values.last().map(|v| String::from_utf8_lossy(v).into_owned());
         let cte = TransferEncoding::from_header(cte_raw.as_deref());
         if cte == TransferEncoding::Unknown {
@@ -217,6 +220,9 @@ impl<'a> Walker<'a> {
         let cd = cd_values.last().map(|v| headers::parse_content_params(v));
         if let Some(cd) = &cd {
             self.param_conflicts(cd, path);
+            if cd.limited {
+                self.findings.push(Finding::new(codes::LIMIT_HEADER_BYTES, Severity::Danger, path, "Content-Disposition parameters exceed the decoder's limits"));
+            }
         }
         let filename = cd
             .as_ref()
