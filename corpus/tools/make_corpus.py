@@ -435,12 +435,22 @@ def mime_cases() -> None:
             text_part("本文は最初のパートにあります。\n"),
             text_part("二つ目のパートです。\n", cte="quoted-printable"),
         ], preamble=b"This is a multi-part message in MIME format.\nPREAMBLE-HIDDEN-7731 <script>alert(1)</script>\n",
-            epilogue=b"EPILOGUE-HIDDEN-8842\n--=_pre_epi\nContent-Type: text/html\n\n<b>after the end</b>\n"),
-        "Text in the preamble and the epilogue (including a fake part after the closing delimiter): "
-        "neither is part of any body; only the two real parts are shown",
+            epilogue=b"EPILOGUE-HIDDEN-8842\nThis text comes after the closing delimiter.\n"),
+        "Text in the preamble (with markup) and in the epilogue: neither is part of any body; only the "
+        "two real parts are shown",
         subject="前文と後文",
         contains=["本文は最初のパートにあります。", "二つ目のパートです。"],
         not_contains=["PREAMBLE-HIDDEN-7731", "EPILOGUE-HIDDEN-8842", "alert("])
+
+    add(c, "part_after_close_delimiter",
+        head("After the end").encode("ascii")
+        + multipart("=_after", [
+            b"Content-Type: text/plain; charset=us-ascii\n\nThe only real part.\n",
+        ], epilogue=b"--=_after\nContent-Type: text/html; charset=us-ascii\n\n<script>alert('after')</script>\n"
+                    b"--=_after--\n"),
+        "After the closing delimiter the epilogue holds another '--boundary' line and a part: readers "
+        "that split on every delimiter line see an extra HTML part, RFC 2046 readers see an epilogue",
+        verdict="quarantine", findings=["mime.boundary_in_body"])
 
     add(c, "part_without_headers",
         head("Headerless part").encode("ascii")

@@ -49,9 +49,8 @@ KEYS = {"description", "verdict", "subject", "contains", "not_contains", "findin
 # Cases about a reader difference that Python's email package resolves the
 # "other" way (so the toy reading cannot confirm the sidecar).
 KNOWN_READER_LIMITS = {
-    "charset/raw_8bit_sjis_filename_0x5c": "Python treats 0x5C in a quoted-string as an escape",
-    "charset/utf7": "Python's email does not decode UTF-7 encoded-words with the utf-7 codec the same way",
-    "headers/line_without_colon": "Python ends the header section at the line without a colon",
+    "encoding/cte_case_and_whitespace": "Python does not strip trailing whitespace from the CTE value",
+    "rfc2047/filename_and_filename_star_disagree": "Python's get_filename takes filename= before filename*=",
     "mime/multipart_without_boundary": "Python keeps a multipart without boundary as an unparsed string",
 }
 
@@ -120,7 +119,28 @@ def esc_bidi(s: str) -> str:
     return "".join(f"<U+{ord(c):04X}>" if c in bidi else c for c in s)
 
 
+def raw_header(part, name: str) -> str | None:
+    """The first raw (surrogate-escaped) value of a header field, unfolded."""
+    for k, v in getattr(part, "_headers", []):
+        if k.lower() == name.lower():
+            return re.sub(r"\r?\n[ \t]", " ", v if isinstance(v, str) else str(v))
+    return None
+
+
+def raw_param(value: str, param: str) -> str | None:
+    m = re.search(r'(?:^|;)\s*' + param + r'\s*=\s*("((?:[^"\\]|\\.)*)"|[^;\s]+)', value, re.I)
+    if not m:
+        return None
+    return m.group(2) if m.group(2) is not None else m.group(1)
+
+
 def part_filename(part) -> str | None:
+    for hname, param in (("Content-Disposition", "filename"), ("Content-Type", "name")):
+        v = raw_header(part, hname)
+        if v and any(0xDC80 <= ord(c) <= 0xDCFF for c in v):
+            pv = raw_param(v, param)
+            if pv is not None:
+                return esc_bidi(decode_text(pv.encode("ascii", "surrogateescape"), None))
     fn = None
     try:
         fn = part.get_filename()
@@ -272,7 +292,7 @@ class Reading:
         if depth > 30:
             return
         ct = part.get_content_type()
-        disp = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disp = (raw_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
         fn = part_filename(part)
         if part.is_multipart():
             subs = part.get_payload()
@@ -325,8 +345,8 @@ def reference_reading(eml: bytes) -> tuple[str | None, str]:
     msg = email.message_from_bytes(eml, policy=email.policy.compat32)
     r = Reading()
     r.render(msg)
-    subj = msg.get("Subject")
-    return (decode_words(str(subj)) if subj is not None else None), r.result()
+    subj = raw_header(msg, "Subject")
+    return (decode_words(subj.strip()) if subj is not None else None), r.result()
 
 
 # ---------------------------------------------------------------------------

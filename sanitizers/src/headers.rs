@@ -1135,17 +1135,45 @@ fn display_words(display: &str) -> Vec<String> {
 
 /// An addr-spec we are willing to write: printable ASCII, no spaces,
 /// controls, `<>(),;:"\`, with a non-empty local part and domain.
-fn valid_addr_spec(a: &str) -> bool {
-    if a.is_empty() || a.len() > MAX_ADDR_SPEC {
-        return false;
+/// RFC 5322 dot-atom-text: atext runs separated by single dots.
+fn is_dot_atom(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(|run| !run.is_empty() && run.bytes().all(is_atext))
+}
+
+/// The addr-spec as RFC 5322 wants it written, or `None` when it cannot be
+/// written as 7-bit: split at the last `@`; the domain must be a dot-atom or a
+/// domain literal; a local part that is not a dot-atom (`a..b`, `x@y`) is
+/// written as a quoted string.
+fn normalize_addr_spec(a: &str) -> Option<String> {
+    if a.is_empty() || a.len() > MAX_ADDR_SPEC || !a.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return None;
     }
-    if !a.bytes().all(|b| b.is_ascii_graphic() && !b"<>(),;:\"\\".contains(&b)) {
-        return false;
+    let (local, domain) = a.rsplit_once('@')?;
+    let domain_ok = is_dot_atom(domain)
+        || (domain.starts_with('[')
+            && domain.ends_with(']')
+            && domain.len() > 2
+            && !domain[1..domain.len() - 1].bytes().any(|b| b"[]\\ ".contains(&b)));
+    if local.is_empty() || !domain_ok {
+        return None;
     }
-    match a.rsplit_once('@') {
-        Some((local, domain)) => !local.is_empty() && !domain.is_empty(),
-        None => false,
+    if is_dot_atom(local) {
+        return Some(a.to_string());
     }
+    let inner = local.strip_prefix('"').and_then(|l| l.strip_suffix('"')).unwrap_or(local);
+    if inner.is_empty() || inner.contains(' ') {
+        return None;
+    }
+    let mut quoted = String::with_capacity(inner.len() + 4);
+    quoted.push('"');
+    for c in inner.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    Some(format!("{quoted}@{domain}"))
 }
 
 /// Output side: an address list field (From, To, Cc, Reply-To), folded
@@ -1159,14 +1187,14 @@ pub fn encode_address_field(name: &str, addrs: &[(Option<String>, String)]) -> (
     let mut skipped = Vec::new();
     let mut kept: Vec<Vec<String>> = Vec::new();
     for (display, addr) in addrs {
-        if !valid_addr_spec(addr) {
+        let Some(addr) = normalize_addr_spec(addr) else {
             skipped.push(addr.clone());
             continue;
-        }
+        };
         let display = display.as_deref().map(str::trim).unwrap_or("");
         let mut words = Vec::new();
         if display.is_empty() {
-            words.push(addr.clone());
+            words.push(addr);
         } else {
             words.extend(display_words(display));
             words.push(format!("<{addr}>"));

@@ -121,7 +121,7 @@ pub fn read_identity(msg: &Message<'_>, path: &str, findings: &mut Vec<Finding>)
                 fields.push(headers::encode_unstructured_field("Subject", &decoded.text));
                 summary.subject = decoded.text;
             }
-            HeaderName::Date => match header.value.as_datetime().filter(|d| plausible_date(d)) {
+            HeaderName::Date => match date_of(&header.value, value_raw) {
                 Some(d) => {
                     let text = d.to_rfc822();
                     fields.push(format!("Date: {text}\r\n"));
@@ -182,7 +182,7 @@ fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {
         let Some(addr) = addr.map(str::trim).filter(|a| !a.is_empty()) else { return };
         let name = name
             .map(|n| crate::text::display_name(n, 200))
-            .filter(|n| !n.is_empty() && n != addr);
+            .filter(|n| !n.is_empty());
         out.push((name, addr.to_string()));
     };
     match value.as_address() {
@@ -195,24 +195,55 @@ fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {
     out
 }
 
-fn plausible_date(d: &DateTime) -> bool {
-    d.is_valid() && (1970..=9999).contains(&d.year)
+/// The date of a Date header: as parsed, or, for a date written without a
+/// zone (`Wed, 3 May 2007 23:34:45`), read as `-0000` (RFC 5322: "no
+/// information about the local time zone").
+fn date_of(value: &HeaderValue<'_>, raw: &[u8]) -> Option<DateTime> {
+    let plausible = |d: &DateTime| {
+        (1000..=9999).contains(&d.year)
+            && (1..=12).contains(&d.month)
+            && (1..=31).contains(&d.day)
+            && d.hour <= 23
+            && d.minute <= 59
+            && d.second <= 60
+            && d.tz_hour <= 23
+            && d.tz_minute <= 59
+    };
+    if let Some(d) = value.as_datetime().filter(|d| plausible(d)) {
+        return Some(d.clone());
+    }
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    if text.len() > 200 {
+        return None;
+    }
+    DateTime::parse_rfc822(&format!("{text} -0000")).filter(|d| plausible(d))
 }
 
-/// Message ids that can be written back safely: printable ASCII, no spaces,
-/// no angle brackets, with an `@`.
+/// Message ids that can be written back: whitespace (folding, comment
+/// leftovers) removed, then exactly one `@` between two non-empty runs of
+/// printable ASCII without specials, or a domain literal on the right.
+/// Obsolete forms such as `a..b@host` are kept as they are: threading in the
+/// reader's client matches ids as strings, so changing one breaks the thread.
 fn message_ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"<>()[]\\\",;:@".contains(&b));
     let ok = |id: &str| {
-        !id.is_empty()
-            && id.len() <= 250
-            && id.contains('@')
-            && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+        let Some((left, right)) = id.split_once('@') else { return false };
+        id.len() <= 250
+            && plain(left)
+            && (plain(right)
+                || (right.len() > 2
+                    && right.starts_with('[')
+                    && right.ends_with(']')
+                    && plain(&right[1..right.len() - 1])))
     };
     let mut ids: Vec<String> = match value {
         HeaderValue::Text(t) => vec![t.to_string()],
         HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
         _ => Vec::new(),
     };
+    for id in &mut ids {
+        id.retain(|c| !c.is_whitespace());
+    }
     ids.retain(|id| ok(id));
     ids.truncate(100);
     ids

@@ -684,6 +684,7 @@ fn is_body_text(info: &PartInfo) -> bool {
         "text/plain"
             | "text/html"
             | "text/enriched"
+            | "text/richtext"
             | "text/rfc822-headers"
             | "message/delivery-status"
             | "message/global-delivery-status"
