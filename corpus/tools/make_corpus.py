@@ -1597,7 +1597,7 @@ def nested(depth: int, leaf: bytes) -> bytes:
     """`depth` levels of multipart/mixed around `leaf` (a part: headers + body)."""
     body = leaf
     for i in range(depth, 0, -1):
-        b = f"d{i}"
+        b = f"d{i:03d}"  # fixed width: no boundary is a prefix of another
         body = (f'Content-Type: multipart/mixed; boundary="{b}"\n\n--{b}\n').encode("ascii") + body + f"--{b}--\n".encode("ascii")
     return body
 

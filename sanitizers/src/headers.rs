@@ -1161,7 +1161,7 @@ fn normalize_addr_spec(a: &str) -> Option<String> {
         return Some(a.to_string());
     }
     let inner = local.strip_prefix('"').and_then(|l| l.strip_suffix('"')).unwrap_or(local);
-    if inner.is_empty() || inner.contains(' ') {
+    if inner.is_empty() || inner.contains([' ', '<', '>', '(', ')', '[', ']', ',', ';', ':']) {
         return None;
     }
     let mut quoted = String::with_capacity(inner.len() + 4);

@@ -1450,13 +1450,18 @@ fn check_top_headers(top: &Entity, sink: &mut Sink) {
         }
         Some(_) => {}
     }
-    let required: [(&str, HeaderCheck); 3] = [
-        ("From", |v| check_addresses(v, AddrRule::MailboxList)),
-        ("Date", check_date),
-        ("Message-ID", check_msg_id),
+    // Message-ID is always written (generated when the original has none);
+    // From and Date are written when the original has a usable one (the
+    // sanitiser has no clock and invents no sender), so they are optional
+    // here but must parse when present.
+    let checked: [(&str, bool, HeaderCheck); 3] = [
+        ("From", false, |v| check_addresses(v, AddrRule::MailboxList)),
+        ("Date", false, check_date),
+        ("Message-ID", true, check_msg_id),
     ];
-    for (name, check) in required {
+    for (name, required, check) in checked {
         match top.field(name) {
+            None if !required => {}
             None => sink.add(FORMAT, format!("no {name} header")),
             Some(f) => {
                 if let Err(e) = check(&f.value) {
@@ -2378,7 +2383,10 @@ fn check_differential(out: &[u8], scan: &Scan, sink: &mut Sink) {
         {
             sink.add(FORMAT, "mail-parser reads no From address".to_string());
         }
-        if top.field("Date").is_some() && !msg.date().is_some_and(|d| d.is_valid()) {
+        let plausible = |d: &mail_parser::DateTime| {
+            (1000..=9999).contains(&d.year) && (1..=12).contains(&d.month) && (1..=31).contains(&d.day)
+        };
+        if top.field("Date").is_some() && !msg.date().is_some_and(plausible) {
             sink.add(FORMAT, "mail-parser reads no valid Date".to_string());
         }
         if top.field("Message-ID").is_some() && msg.message_id().is_none() {
@@ -3038,13 +3046,12 @@ mod tests {
     }
 
     #[test]
-    fn missing_from_fails() {
-        let m = replace(
-            &good(),
-            "From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\n",
-            "",
-        );
-        assert_fails(&m, FORMAT, "no From header");
+    fn missing_from_and_date_are_allowed_but_message_id_is_required() {
+        let m = replace(&good(), "From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\n", "");
+        let m = replace(&m, "Date: Mon, 3 Mar 2025 10:00:00 +0900\r\n", "");
+        assert_eq!(run(&m), vec![]);
+        let m = replace(&m, "Message-ID: <abc.123@example.jp>\r\n", "");
+        assert_fails(&m, FORMAT, "no Message-ID header");
     }
 
     #[test]
