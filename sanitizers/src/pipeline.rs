@@ -104,6 +104,8 @@ impl Pipeline {
             report.findings.push(Finding::new(stop.code, Severity::Danger, "", stop.detail));
             return (report, None);
         }
+        let raw = normalize_cr_only(raw, &mut report.findings);
+        let raw = raw.as_ref();
         let t = Instant::now();
         let Some(msg) = MessageParser::default().parse(raw) else {
             report.findings.push(Finding::new(codes::MIME_UNPARSABLE, Severity::Danger, "", "no header section found"));
@@ -172,6 +174,25 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Classic Mac mail ends lines with CR alone. Python's email package and
+/// mail clients read those as line ends; mail-parser does not. A message with
+/// no LF at all is read as they read it: every CR becomes CRLF. (A bare CR in
+/// a message that otherwise uses LF stays, and is a finding of the walk.)
+fn normalize_cr_only<'r>(raw: &'r [u8], findings: &mut Vec<Finding>) -> std::borrow::Cow<'r, [u8]> {
+    if raw.contains(&b'\n') || !raw.contains(&b'\r') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    findings.push(Finding::new(codes::MIME_CR_LINE_ENDINGS, Severity::Info, "", "CR-only line endings read as CRLF"));
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
+    for &b in raw {
+        out.push(b);
+        if b == b'\r' {
+            out.push(b'\n');
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn empty_report(retrieval_id: &str) -> Report {

@@ -116,6 +116,7 @@ pub mod codes {
     pub const MIME_ALTERNATIVE_CHOSEN: &str = "mime.alternative_chosen";
     pub const MIME_EMPTY_MESSAGE: &str = "mime.empty_message";
     pub const MIME_UNPARSABLE: &str = "mime.unparsable";
+    pub const MIME_CR_LINE_ENDINGS: &str = "mime.cr_line_endings";
     // --- headers ---
     pub const HEADER_RAW_8BIT: &str = "header.raw_8bit";
     pub const HEADER_DUPLICATE: &str = "header.duplicate";
@@ -186,6 +187,7 @@ pub const ALL_CODES: &[&str] = &[
     codes::MIME_ALTERNATIVE_CHOSEN,
     codes::MIME_EMPTY_MESSAGE,
     codes::MIME_UNPARSABLE,
+    codes::MIME_CR_LINE_ENDINGS,
     codes::HEADER_RAW_8BIT,
     codes::HEADER_DUPLICATE,
     codes::HEADER_DROPPED,
