@@ -146,12 +146,17 @@ impl BoundarySet {
     }
 
     /// Returns the first line of `body` that starts with `--` followed by any
-    /// boundary of the set (prefix match, as the laxest parsers do).
-    pub fn find_delimiter_line<'b>(&self, body: &'b [u8]) -> Option<&'b [u8]> {
+    /// boundary of the set (prefix match, as the laxest parsers do), and
+    /// whether anything but white space follows it in `body` (content a lax
+    /// parser would read as another part).
+    pub fn find_delimiter_line<'b>(&self, body: &'b [u8]) -> Option<(&'b [u8], bool)> {
         if self.list.is_empty() {
             return None;
         }
+        let mut start = 0usize;
         for line in body.split(|&b| b == b'\n') {
+            let line_start = start;
+            start += line.len() + 1;
             let Some(rest) = line.strip_prefix(b"--") else { continue };
             let mut node = 0usize;
             for &c in rest.iter().take(MAX_BOUNDARY_LEN) {
@@ -160,7 +165,8 @@ impl BoundarySet {
                     None => break,
                 }
                 if self.nodes[node].1 {
-                    return Some(line);
+                    let after = body.get(line_start + line.len()..).unwrap_or(b"");
+                    return Some((line, !after.iter().all(|b| b.is_ascii_whitespace())));
                 }
             }
         }
@@ -205,7 +211,8 @@ mod tests {
         s.insert(b"zzz");
         assert_eq!(s.prefix_pairs(), vec![("abc".to_string(), "abcdef".to_string())]);
         assert!(s.find_delimiter_line(b"hello\n-- \nsig").is_none());
-        assert_eq!(s.find_delimiter_line(b"x\r\n--zzz--\r\n"), Some(&b"--zzz--\r"[..]));
+        assert_eq!(s.find_delimiter_line(b"x\r\n--zzz--\r\n"), Some((&b"--zzz--\r"[..], false)));
+        assert_eq!(s.find_delimiter_line(b"x\r\n--zzz\r\nmore\r\n"), Some((&b"--zzz\r"[..], true)));
         assert!(s.find_delimiter_line(b"x\n--zz\n").is_none());
     }
 

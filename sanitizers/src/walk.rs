@@ -476,12 +476,18 @@ impl<'a> Walker<'a> {
     fn walk_leaf(&mut self, raw: &[u8], part: &MessagePart<'_>, info: &PartInfo, path: &str, role: Role) -> Step {
         let body_raw = raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or(b"");
         self.budget.charge(body_raw.len())?;
-        if let Some(line) = self.boundaries.find_delimiter_line(body_raw) {
+        if let Some((line, content_after)) = self.boundaries.find_delimiter_line(body_raw) {
+            // Only content after the line could be read as a part we did not see.
+            let severity = if content_after { Severity::Danger } else { Severity::Warning };
             self.findings.push(Finding::new(
                 codes::MIME_BOUNDARY_IN_BODY,
-                Severity::Danger,
+                severity,
                 path,
-                format!("body contains the delimiter line {:?}", text::display_name(&String::from_utf8_lossy(line), 100)),
+                format!(
+                    "body contains the delimiter line {:?}{}",
+                    text::display_name(&String::from_utf8_lossy(line), 100),
+                    if content_after { " followed by more content" } else { " at its end" }
+                ),
             ));
         }
         let decoded = transfer::decode(info.cte, body_raw);
