@@ -119,6 +119,19 @@ impl BoundarySet {
         children.binary_search_by_key(&c, |&(k, _)| k).ok().map(|i| children[i].1 as usize)
     }
 
+    /// Whether `boundary` (cut to [`MAX_BOUNDARY_LEN`]) is in the set.
+    pub fn contains(&self, boundary: &[u8]) -> bool {
+        let b = &boundary[..boundary.len().min(MAX_BOUNDARY_LEN)];
+        let mut node = 0usize;
+        for &c in b {
+            match self.child(node, c) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        !b.is_empty() && self.nodes[node].1
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -174,14 +187,52 @@ impl BoundarySet {
     }
 }
 
-/// Whether `body` (the raw body of a multipart, preamble to epilogue) has the
-/// closing delimiter `--boundary--` at the start of a line.
-pub fn has_close_delimiter(body: &[u8], boundary: &[u8]) -> bool {
-    body.split(|&b| b == b'\n').any(|line| {
-        line.strip_prefix(b"--")
-            .and_then(|r| r.strip_prefix(boundary))
-            .is_some_and(|r| r.starts_with(b"--"))
-    })
+/// What the lines of one multipart body (preamble to epilogue) say about its
+/// own boundary.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MultipartScan {
+    /// The closing delimiter `--boundary--` is present.
+    pub has_close: bool,
+    /// A line `--boundary<more>` that is a delimiter only for parsers that
+    /// match boundaries as prefixes (and is not another boundary of the
+    /// message).
+    pub prefix_only_line: Option<String>,
+    /// A delimiter line after the closing delimiter: a part in the epilogue.
+    pub delimiter_after_close: bool,
+}
+
+/// Scans the raw body of a multipart for its delimiter lines, once, linearly.
+pub fn scan_multipart_body(body: &[u8], boundary: &[u8], all: &BoundarySet) -> MultipartScan {
+    let mut scan = MultipartScan::default();
+    for line in body.split(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"--").and_then(|r| r.strip_prefix(boundary)) else { continue };
+        let rest = trim_end_ws(rest);
+        if rest.is_empty() {
+            if scan.has_close {
+                scan.delimiter_after_close = true;
+            }
+        } else if rest == b"--" {
+            scan.has_close = true;
+        } else if scan.prefix_only_line.is_none() {
+            let token = trim_end_ws(&line[2..]);
+            let token = token.strip_suffix(b"--").unwrap_or(token);
+            if !all.contains(token) {
+                scan.prefix_only_line = Some(String::from_utf8_lossy(trim_end_ws(line)).into_owned());
+            }
+        }
+    }
+    scan
+}
+
+fn trim_end_ws(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
 }
 
 #[cfg(test)]
@@ -217,9 +268,19 @@ mod tests {
     }
 
     #[test]
-    fn close_delimiter() {
-        assert!(has_close_delimiter(b"pre\r\n--b\r\nx\r\n--b--\r\n", b"b"));
-        assert!(!has_close_delimiter(b"pre\r\n--b\r\nx\r\n--b\r\n", b"b"));
+    fn multipart_scan() {
+        let mut all = BoundarySet::new();
+        all.insert(b"b");
+        all.insert(b"b_alt");
+        let s = scan_multipart_body(b"pre\r\n--b\r\nx\r\n--b--\r\n", b"b", &all);
+        assert_eq!(s, MultipartScan { has_close: true, ..Default::default() });
+        let s = scan_multipart_body(b"pre\r\n--b \r\nx\r\n--b\r\n", b"b", &all);
+        assert!(!s.has_close);
+        let s = scan_multipart_body(b"--b\r\n--b_alt\r\n--b_alt--\r\n--bZZZ\r\n--b--\r\n--b\r\nmore", b"b", &all);
+        assert_eq!(s.prefix_only_line.as_deref(), Some("--bZZZ"));
+        assert!(s.has_close);
+        assert!(s.delimiter_after_close);
+        assert!(all.contains(b"b_alt") && !all.contains(b"b_al"));
     }
 
     #[test]

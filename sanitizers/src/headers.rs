@@ -1067,8 +1067,12 @@ fn fold_plain(name: &str, text: &str) -> Option<String> {
 /// within 78 octets where possible and never exceed 998. Returns the complete
 /// field including the trailing CRLF.
 pub fn encode_unstructured_field(name: &str, text: &str) -> String {
+    // Text that looks like a MIME header ("Content-Type: text/html") is
+    // written encoded, so no byte-level scanner mistakes it for one.
+    let header_like = text.to_ascii_lowercase().contains("content-type");
     if is_printable_ascii(text)
         && !text.contains("=?")
+        && !header_like
         && let Some(field) = fold_plain(name, text)
     {
         return field;

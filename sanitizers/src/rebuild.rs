@@ -145,7 +145,9 @@ pub fn encode_base64_lines(out: &mut Vec<u8>, data: &[u8]) {
 /// Quoted-printable (RFC 2045) of UTF-8 text with `\n` line endings: hard line
 /// breaks become CRLF, soft breaks keep lines ≤ 76 octets, trailing white
 /// space, `=`, control bytes and 8-bit bytes are escaped, and a line start of
-/// `From ` or `.` is escaped so no transport can alter it.
+/// `From ` or `.` is escaped so no transport can alter it. The first letter of
+/// `Content-Type` is escaped wherever it appears in the text (a bounce quoting
+/// headers), so no byte-level scanner mistakes body text for a MIME header.
 pub fn encode_quoted_printable(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for line in text.split('\n') {
@@ -154,7 +156,9 @@ pub fn encode_quoted_printable(out: &mut Vec<u8>, text: &str) {
         for (i, &b) in bytes.iter().enumerate() {
             let last = i + 1 == bytes.len();
             let at_start = col == 0;
-            let literal = match b {
+            let header_like = (b == b'C' || b == b'c')
+                && bytes.get(i..i + 12).is_some_and(|w| w.eq_ignore_ascii_case(b"content-type"));
+            let literal = !header_like && match b {
                 b'=' => false,
                 b' ' | b'\t' => !last,
                 b'.' if at_start => false,
@@ -186,7 +190,7 @@ mod tests {
 
     #[test]
     fn quoted_printable_round_trips_and_stays_short() {
-        let text = "From here.\n.dot\nこんにちは=世界 \n".to_string() + &"x".repeat(300) + "\ntrailing\t";
+        let text = "From here.\n.dot\nこんにちは=世界 \nquoted Content-Type: text/html\n".to_string() + &"x".repeat(300) + "\ntrailing\t";
         let mut out = Vec::new();
         encode_quoted_printable(&mut out, &text);
         for line in out.split(|&b| b == b'\n') {
@@ -194,6 +198,7 @@ mod tests {
             assert!(line.iter().all(|b| b.is_ascii()));
         }
         assert!(!out.windows(5).any(|w| w == b"\nFrom"));
+        assert!(!out.windows(12).any(|w| w.eq_ignore_ascii_case(b"content-type")));
         let decoded = transfer::decode_quoted_printable(&out);
         assert_eq!(decoded.invalid, 0);
         assert_eq!(String::from_utf8(decoded.bytes).unwrap(), text.replace('\n', "\r\n") + "\r\n");

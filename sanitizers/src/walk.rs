@@ -66,6 +66,8 @@ pub struct Walker<'a> {
     pub html_converted: bool,
     part_count: usize,
     boundaries: BoundarySet,
+    /// Boundaries of the multiparts enclosing the part being walked.
+    open_boundaries: Vec<Vec<u8>>,
 }
 
 /// A part's MIME headers as we read them.
@@ -92,6 +94,7 @@ impl<'a> Walker<'a> {
             html_converted: false,
             part_count: 0,
             boundaries: BoundarySet::new(),
+            open_boundaries: Vec::new(),
         }
     }
 
@@ -161,6 +164,12 @@ impl<'a> Walker<'a> {
         match &part.body {
             PartType::Multipart(children) => self.walk_multipart(msg, part, &info, children, path, depth),
             PartType::Message(nested) => self.walk_nested(nested, &info, path, depth),
+            _ if info.mime.starts_with("multipart/") => {
+                // No boundary: the parser kept the body as one leaf; it is text.
+                self.findings.push(Finding::new(codes::MIME_MISSING_BOUNDARY, Severity::Warning, path, "multipart without boundary read as text"));
+                let info = PartInfo { mime: "text/plain".to_string(), ..info };
+                self.walk_leaf(raw, part, &info, path, role)
+            }
             _ => self.walk_leaf(raw, part, &info, path, role),
         }
     }
@@ -204,6 +213,9 @@ impl<'a> Walker<'a> {
             ));
         }
         self.param_conflicts(&params, path);
+        if ct_values.iter().chain(cd_values.iter()).any(|v| !v.is_ascii()) {
+            self.findings.push(Finding::new(codes::HEADER_RAW_8BIT, Severity::Info, path, "MIME header with raw 8-bit bytes (decoded)"));
+        }
         if params.limited {
             self.findings.push(Finding::new(codes::LIMIT_HEADER_BYTES, Severity::Danger, path, "Content-Type parameters exceed the decoder's limits"));
         }
@@ -295,7 +307,8 @@ impl<'a> Walker<'a> {
             Some(boundary) => {
                 let body = raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or(b"");
                 self.budget.charge(body.len())?;
-                if !ambiguity::has_close_delimiter(body, boundary.as_bytes()) {
+                let scan = ambiguity::scan_multipart_body(body, boundary.as_bytes(), &self.boundaries);
+                if !scan.has_close {
                     self.findings.push(Finding::new(
                         codes::MIME_MISSING_CLOSE_BOUNDARY,
                         Severity::Warning,
@@ -303,8 +316,40 @@ impl<'a> Walker<'a> {
                         "no closing boundary delimiter",
                     ));
                 }
+                if let Some(line) = scan.prefix_only_line {
+                    self.findings.push(Finding::new(
+                        codes::MIME_BOUNDARY_IN_BODY,
+                        Severity::Danger,
+                        path,
+                        format!("line {:?} is a delimiter only for parsers matching boundaries as prefixes", text::display_name(&line, 100)),
+                    ));
+                }
+                if scan.delimiter_after_close {
+                    self.findings.push(Finding::new(
+                        codes::MIME_BOUNDARY_IN_BODY,
+                        Severity::Danger,
+                        path,
+                        "a delimiter line after the closing delimiter (a part hidden in the epilogue)",
+                    ));
+                }
+                if self.open_boundaries.iter().any(|b| b.as_slice() == boundary.as_bytes()) {
+                    self.findings.push(Finding::new(
+                        codes::MIME_BOUNDARY_PREFIX,
+                        Severity::Danger,
+                        path,
+                        "a nested multipart reuses the boundary of an enclosing one",
+                    ));
+                }
             }
         }
+        let boundary = info.params.get("boundary").map(|b| b.as_bytes().to_vec()).unwrap_or_default();
+        self.open_boundaries.push(boundary);
+        let walked = self.walk_multipart_children(msg, info, children, path, depth);
+        self.open_boundaries.pop();
+        walked
+    }
+
+    fn walk_multipart_children(&mut self, msg: &Message<'_>, info: &PartInfo, children: &[u32], path: &str, depth: usize) -> Step {
         let child_path = |i: usize| format!("{path}.{}", i + 1);
         let subtype = info.mime.strip_prefix("multipart/").unwrap_or("mixed");
         match subtype {
@@ -345,10 +390,12 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// multipart/alternative: the last rendition we can show faithfully (RFC
-    /// 2046: the last is the richest); other text renditions are dropped, and
-    /// non-text ones (a text/calendar invitation) go to the attachment step so
-    /// the reader learns of them.
+    /// multipart/alternative: one rendition we can show faithfully. HTML (or a
+    /// multipart/related around it) is preferred: its conversion keeps link
+    /// destinations and tables that generated text renditions often lose;
+    /// otherwise the last showable one (RFC 2046: the last is the richest).
+    /// Other text renditions are dropped; non-text ones (a text/calendar
+    /// invitation) go to the attachment step so the reader learns of them.
     fn walk_alternative(&mut self, msg: &Message<'_>, children: &[u32], path: &str, depth: usize) -> Step {
         let kind = |id: u32| -> String {
             msg.parts
@@ -357,8 +404,15 @@ impl<'a> Walker<'a> {
                 .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
                 .unwrap_or_else(|| "text/plain".to_string())
         };
-        let showable = |t: &str| t == "text/plain" || t == "text/html" || t.starts_with("multipart/");
-        let chosen = children.iter().rposition(|&c| showable(&kind(c)));
+        let rank = |t: &str| match t {
+            "text/html" | "multipart/related" => 3,
+            t if t.starts_with("multipart/") => 2,
+            "text/plain" => 1,
+            _ => 0,
+        };
+        let showable = |t: &str| rank(t) > 0;
+        let best = children.iter().map(|&c| rank(&kind(c))).max().unwrap_or(0);
+        let chosen = if best == 0 { None } else { children.iter().rposition(|&c| rank(&kind(c)) == best) };
         if let Some(ci) = chosen {
             let kinds: Vec<String> = children.iter().map(|&c| kind(c)).collect();
             self.findings.push(Finding::new(
@@ -650,7 +704,7 @@ impl<'a> Walker<'a> {
 
     fn charset_findings(&mut self, d: &charset::Decoded, label: Option<&str>, path: &str) {
         let label = text::display_name(label.unwrap_or("(none)"), 60);
-        if d.mislabeled {
+        if d.mislabeled || (d.undeclared && label != "(none)") {
             self.findings.push(Finding::new(codes::CHARSET_MISLABELED, Severity::Info, path, format!("declared {label}, decoded as {}", d.charset)));
         }
         if d.unknown_label {
