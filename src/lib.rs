@@ -9,10 +9,12 @@
 //! | [`config`] | the TOML config: parsed raw, validated once, every problem reported |
 //! | [`policy`] | the decision from the report: deliver or quarantine |
 //! | [`cli`] | `mugaika sanitize`, `mugaika check-config` |
+//! | [`inbound`] | the SMTP server side (sans-IO session so far) |
 //!
 //! Still to come (see the issues): `inbound` (SMTP server), `spool`,
 //! `outbound`, `quarantine`, `admin`.
 
 pub mod cli;
 pub mod config;
+pub mod inbound;
 pub mod policy;
