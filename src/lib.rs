@@ -10,6 +10,7 @@
 //! | [`policy`] | the decision from the report: deliver or quarantine |
 //! | [`cli`] | `mugaika sanitize`, `mugaika check-config` |
 //! | [`inbound`] | the SMTP server side (sans-IO session so far) |
+//! | [`spool`], [`store`] | the durable spool (fsync before 250) and the SQLite index of kept originals |
 //!
 //! Still to come (see the issues): `inbound` (SMTP server), `spool`,
 //! `outbound`, `quarantine`, `admin`.
@@ -18,3 +19,5 @@ pub mod cli;
 pub mod config;
 pub mod inbound;
 pub mod policy;
+pub mod spool;
+pub mod store;

@@ -7,7 +7,8 @@
 //!    the whole text of the last reviewed run).
 //!
 //! Every delivered output must also pass the output verifier. On a mismatch
-//! the actual snapshot is written to `<name>.failed` for diffing; all cases
+//! the actual snapshot is written to `<name>.failed` (diff it against the
+//! `.golden.json`) and the sanitised message to `<name>.output.failed`; all cases
 //! run and every failure is listed. `MUGAIKA_BLESS=1` rewrites the snapshots.
 //! An empty corpus is a failure, not a pass.
 
@@ -131,8 +132,14 @@ fn check_case(eml: &Path, bless: bool) -> Vec<String> {
             }
         }
     }
-    if !problems.is_empty() {
+    let output_failed = eml.with_extension("output.failed");
+    if problems.is_empty() {
+        let _ = std::fs::remove_file(&output_failed);
+    } else {
         let _ = std::fs::write(&failed, &actual);
+        if let Some(out) = &result.output {
+            let _ = std::fs::write(&output_failed, out);
+        }
     }
     problems
 }
