@@ -1,4 +1,5 @@
-//! The command line: `mugaika sanitize` and `mugaika check-config`.
+//! The command line: `mugaika sanitize`, `serve`, `check-config` and
+//! `quarantine list`.
 //!
 //! `mugaika sanitize [--config FILE] [--report FILE] [INPUT]` is a contract
 //! other tools depend on (see README "CLI contract"):
@@ -45,9 +46,44 @@ pub enum Command {
         /// The message (default: stdin).
         input: Option<PathBuf>,
     },
+    /// Run the relay (SMTP in, sanitise, deliver to the LGWAN side).
+    Serve {
+        /// Config file (defaults are embedded; re-read on SIGHUP for the policy).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override server.listen.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+        /// Override outbound.next_hops (repeatable: failover order).
+        #[arg(long = "next-hop", value_name = "HOST:PORT")]
+        next_hop: Vec<String>,
+        /// Override data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Override server.relay_domains (repeatable).
+        #[arg(long = "relay-domain", value_name = "DOMAIN")]
+        relay_domain: Vec<String>,
+    },
     /// Check a config file: print every problem, exit 2 on error.
     CheckConfig {
         file: PathBuf,
+    },
+    /// Quarantined messages.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// One line per held message: retrieval id, date, sender, subject, reason codes. Works while the relay runs.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -67,9 +103,70 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    init_logging();
     match cli.command {
-        Command::Sanitize { config, report, input } => ExitCode::from(sanitize(config, report, input)),
+        Command::Sanitize { config, report, input } => {
+            init_logging();
+            ExitCode::from(sanitize(config, report, input))
+        }
+        Command::Serve { config, listen, next_hop, data_dir, relay_domain } => {
+            let mut cfg = match load_or_default(config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return ExitCode::from(code),
+            };
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+            }
+            if !next_hop.is_empty() {
+                cfg.outbound.next_hops = next_hop;
+            }
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            if !relay_domain.is_empty() {
+                cfg.server.relay_domains = relay_domain;
+            }
+            if let Err(e) = cfg.validate() {
+                eprintln!("mugaika: config error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            crate::telemetry::init_logging(&cfg.telemetry);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("mugaika: cannot start the runtime: {e}");
+                    return ExitCode::from(EXIT_INTERNAL);
+                }
+            };
+            match runtime.block_on(crate::relay::run(cfg, config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mugaika: {e:#}");
+                    ExitCode::from(EXIT_INTERNAL)
+                }
+            }
+        }
+        Command::Quarantine { command: QuarantineCommand::List { config, data_dir } } => {
+            let cfg = match load_or_default(config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return ExitCode::from(code),
+            };
+            let dir = data_dir.unwrap_or(cfg.data_dir);
+            match crate::spool::list_quarantined(&dir) {
+                Ok(rows) => {
+                    let mut out = std::io::stdout().lock();
+                    for r in rows {
+                        let date = mail_parser::DateTime::from_timestamp(r.received_at as i64).to_rfc3339();
+                        let subject = mugaika_sanitizers::text::display_name(r.subject.as_deref().unwrap_or(""), 80);
+                        let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}", r.retrieval_id, date, if r.sender.is_empty() { "<>" } else { &r.sender }, subject, r.reasons.join(","));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mugaika: cannot read the quarantine in {}: {e}", dir.display());
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());
@@ -82,6 +179,17 @@ pub fn main() -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+    }
+}
+
+/// The config file, or the embedded defaults; a bad file is a usage error.
+fn load_or_default(path: Option<&PathBuf>) -> Result<Config, u8> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| {
+            eprintln!("mugaika: config error: {e}");
+            EXIT_USAGE
+        }),
+        None => Ok(Config::default()),
     }
 }
 

@@ -4,21 +4,55 @@
 //! silently falls back to a default), then [`Config::validate`] checks
 //! everything that serde cannot and reports every problem at once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use mugaika_sanitizers::Limits;
 
+use crate::delivery::BounceConfig;
+use crate::inbound::server::ServerConfig;
+use crate::outbound::OutboundConfig;
 use crate::policy::PolicyConfig;
+use crate::spool::SpoolConfig;
+use crate::telemetry::TelemetryConfig;
+use crate::worker::WorkerConfig;
 
 /// The whole configuration. Every section has embedded defaults, so an empty
-/// file is a valid configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// file is a valid configuration (the relay then listens on 127.0.0.1:2525,
+/// delivers to 127.0.0.1:2526 and keeps its data in `./mugaika-data`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Where the spool, the store and the index live.
+    pub data_dir: PathBuf,
+    /// Days an accepted original is kept (quarantine review, retrieval).
+    pub retention_days: u64,
     pub policy: PolicyConfig,
     pub limits: Limits,
+    pub server: ServerConfig,
+    pub spool: SpoolConfig,
+    pub workers: WorkerConfig,
+    pub outbound: OutboundConfig,
+    pub bounce: BounceConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./mugaika-data"),
+            retention_days: 30,
+            policy: PolicyConfig::default(),
+            limits: Limits::default(),
+            server: ServerConfig::default(),
+            spool: SpoolConfig::default(),
+            workers: WorkerConfig::default(),
+            outbound: OutboundConfig::default(),
+            bounce: BounceConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
 }
 
 /// Why a configuration could not be used: each problem on its own line.
@@ -54,6 +88,19 @@ impl Config {
     /// Checks what serde cannot; collects every problem.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = self.policy.problems();
+        problems.extend(self.server.problems());
+        if self.server.max_message_bytes > self.limits.max_message_bytes {
+            problems.push("server.max_message_bytes exceeds limits.max_message_bytes: accepted mail would be quarantined".into());
+        }
+        if self.retention_days == 0 {
+            problems.push("retention_days must be at least 1".into());
+        }
+        if self.outbound.next_hops.is_empty() {
+            problems.push("outbound.next_hops is empty: nothing could be delivered".into());
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
+            problems.push(format!("telemetry.log_format {:?} is not \"text\" or \"json\"", self.telemetry.log_format));
+        }
         let l = &self.limits;
         for (name, value) in [
             ("limits.max_message_bytes", l.max_message_bytes),
@@ -95,6 +142,8 @@ mod tests {
     fn empty_config_uses_defaults() {
         let c = Config::parse("").unwrap();
         assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.server.listen, "127.0.0.1:2525");
+        assert_eq!(c.outbound.next_hops, vec!["127.0.0.1:2526".to_string()]);
     }
 
     #[test]
