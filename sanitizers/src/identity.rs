@@ -98,6 +98,18 @@ pub fn read_identity(msg: &Message<'_>, path: &str, findings: &mut Vec<Finding>)
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
+                if name == HeaderName::From {
+                    for (display, addr) in &addrs {
+                        if let Some(shown) = display.as_deref().and_then(|d| foreign_address_in(d, addr)) {
+                            findings.push(Finding::new(
+                                codes::HEADER_DISPLAY_NAME_ADDRESS,
+                                Severity::Warning,
+                                path,
+                                format!("From display name shows {shown} but the address is {addr}"),
+                            ));
+                        }
+                    }
+                }
                 let (field, skipped) = headers::encode_address_field(label, &addrs);
                 for s in skipped {
                     findings.push(Finding::new(
@@ -174,6 +186,18 @@ fn addresses(value: &HeaderValue<'_>, raw: &[u8], label: &str) -> Vec<(Option<St
         return address_pairs(&header.value);
     }
     address_pairs(value)
+}
+
+/// An address-looking word in a display name whose domain differs from the
+/// real address's domain (`"boss@city.example.lg.jp" <evil@example.net>`).
+fn foreign_address_in(display: &str, addr: &str) -> Option<String> {
+    let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase());
+    let real = domain(addr)?;
+    display
+        .split(|c: char| c.is_whitespace() || "<>()[]\"',;".contains(c))
+        .filter(|w| w.contains('@'))
+        .find(|w| domain(w).is_some_and(|d| !d.is_empty() && d != real))
+        .map(|w| crate::text::display_name(w, 100))
 }
 
 fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {

@@ -121,6 +121,7 @@ pub mod codes {
     pub const HEADER_RAW_8BIT: &str = "header.raw_8bit";
     pub const HEADER_DUPLICATE: &str = "header.duplicate";
     pub const HEADER_DROPPED: &str = "header.dropped";
+    pub const HEADER_DISPLAY_NAME_ADDRESS: &str = "header.display_name_address";
     // --- text and charsets ---
     pub const CHARSET_MISLABELED: &str = "charset.mislabeled";
     pub const CHARSET_UNKNOWN: &str = "charset.unknown";
@@ -141,6 +142,7 @@ pub mod codes {
     pub const HTML_COMMENT: &str = "html.comment";
     pub const HTML_JAVASCRIPT_URL: &str = "html.javascript_url";
     pub const HTML_DATA_URL: &str = "html.data_url";
+    pub const HTML_UNSAFE_URL: &str = "html.unsafe_url";
     pub const HTML_REMOTE_IMAGE: &str = "html.remote_image";
     pub const HTML_TRACKING_PIXEL: &str = "html.tracking_pixel";
     pub const HTML_BASE_HREF: &str = "html.base_href";
@@ -191,6 +193,7 @@ pub const ALL_CODES: &[&str] = &[
     codes::HEADER_RAW_8BIT,
     codes::HEADER_DUPLICATE,
     codes::HEADER_DROPPED,
+    codes::HEADER_DISPLAY_NAME_ADDRESS,
     codes::CHARSET_MISLABELED,
     codes::CHARSET_UNKNOWN,
     codes::CHARSET_UNDECLARED,
@@ -209,6 +212,7 @@ pub const ALL_CODES: &[&str] = &[
     codes::HTML_COMMENT,
     codes::HTML_JAVASCRIPT_URL,
     codes::HTML_DATA_URL,
+    codes::HTML_UNSAFE_URL,
     codes::HTML_REMOTE_IMAGE,
     codes::HTML_TRACKING_PIXEL,
     codes::HTML_BASE_HREF,
