@@ -95,9 +95,7 @@ impl Config {
         if self.retention_days == 0 {
             problems.push("retention_days must be at least 1".into());
         }
-        if self.outbound.next_hops.is_empty() {
-            problems.push("outbound.next_hops is empty: nothing could be delivered".into());
-        }
+        problems.extend(self.outbound.validate());
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             problems.push(format!("telemetry.log_format {:?} is not \"text\" or \"json\"", self.telemetry.log_format));
         }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dsn::{build_dsn, DsnInput};
+use crate::dsn::{build_dsn, status_from_reply, DsnInput};
 use crate::outbound::{next_retry_delay, Deliverer, OutboundConfig};
 use crate::relay::{unix_now, Relay};
 use crate::spool::{FinalState, OutboundEntry, RcptResult, RcptState};
@@ -150,7 +150,11 @@ async fn send_dsn(relay: &Arc<Relay>, bounce: Option<&Deliverer>, entry: &Outbou
         .filter(|r| r.state != RcptState::Delivered)
         .map(|r| {
             let reply = r.reply.clone().unwrap_or_default();
-            let status = if expired && r.state == RcptState::Pending { "4.4.7".to_string() } else { status_of(&reply) };
+            let status = if expired && r.state == RcptState::Pending {
+                "4.4.7".to_string()
+            } else {
+                status_from_reply(&reply, r.state == RcptState::Failed)
+            };
             (r.rcpt.clone(), status, reply)
         })
         .collect();
@@ -187,16 +191,6 @@ async fn send_dsn(relay: &Arc<Relay>, bounce: Option<&Deliverer>, entry: &Outbou
     tracing::info!(queue_id = %entry.queue_id(), ?results, "DSN sent");
 }
 
-/// The enhanced status code in an SMTP reply (`550 5.1.1 …` → `5.1.1`), or a generic one.
-fn status_of(reply: &str) -> String {
-    reply
-        .split_whitespace()
-        .nth(1)
-        .filter(|s| s.len() >= 5 && s.split('.').count() == 3 && s.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        .map(str::to_string)
-        .unwrap_or_else(|| "5.0.0".to_string())
-}
-
 /// The header section of a raw message (up to the first empty line).
 fn header_section(raw: &[u8]) -> &[u8] {
     let end = raw
@@ -213,9 +207,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_codes_from_replies() {
-        assert_eq!(status_of("550 5.1.1 no such user"), "5.1.1");
-        assert_eq!(status_of("550 no such user"), "5.0.0");
+    fn header_section_ends_at_the_blank_line() {
         assert_eq!(header_section(b"A: b\r\n\r\nbody"), b"A: b\r\n");
+        assert_eq!(header_section(b"A: b\n\nbody"), b"A: b\n");
     }
 }

@@ -88,5 +88,49 @@ fn bench(c: &mut Criterion) {
     eprintln!("real corpus: {} messages, {} bytes", msgs.len(), bytes);
 }
 
-criterion_group!(benches, bench);
+/// Hostile shapes at two sizes: linear cost shows as equal MiB/s for 1× and 4×.
+fn hostile(scale: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let head = "From: a@example.jp\r\nTo: b@example.lg.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n";
+    let mut cases = Vec::new();
+    // Many boundary-like lines inside a body, with hundreds of boundaries declared.
+    let mut m = format!("{head}Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
+    for i in 0..200 {
+        m.push_str(&format!("--b0\r\nContent-Type: multipart/mixed; boundary=\"b{}x\"\r\n\r\n--b{}x--\r\n", i + 1, i + 1));
+    }
+    m.push_str("--b0\r\nContent-Type: text/plain\r\n\r\n");
+    for _ in 0..scale * 20_000 {
+        m.push_str("--b1\r\n");
+    }
+    m.push_str("--b0--\r\n");
+    cases.push(("boundary_lines", m.into_bytes()));
+    // HTML of unclosed nested elements and attributes.
+    let mut m = format!("{head}Content-Type: text/html\r\n\r\n");
+    for i in 0..scale * 20_000 {
+        m.push_str(&format!("<div style=\"color:#{:06x}\"><a href=\"x{i}\">t", i % 0xffffff));
+    }
+    cases.push(("html_unclosed", m.into_bytes()));
+    // A long folded Subject of encoded words (under the 64 KiB header limit at 4×).
+    let mut m = "From: a@example.jp\r\nContent-Type: text/plain\r\nSubject:".to_string();
+    for _ in 0..scale * 400 {
+        m.push_str(" =?ISO-2022-JP?B?GyRCJCIbKEI=?=\r\n");
+    }
+    m.push_str("\r\nbody\r\n");
+    cases.push(("encoded_words", m.into_bytes()));
+    cases
+}
+
+fn bench_hostile(c: &mut Criterion) {
+    let pipeline = Pipeline::default();
+    let mut group = c.benchmark_group("hostile_scaling");
+    group.sample_size(10);
+    for scale in [1usize, 4] {
+        for (name, msg) in hostile(scale) {
+            group.throughput(Throughput::Bytes(msg.len() as u64));
+            group.bench_function(format!("{name}_x{scale}"), |b| b.iter(|| pipeline.run(black_box(&msg)).report.findings.len()));
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_hostile);
 criterion_main!(benches);
