@@ -23,6 +23,7 @@ fn the_reference_config_spells_out_the_defaults() {
     assert_eq!(c.spool, d.spool);
     assert_eq!(c.workers, d.workers);
     assert_eq!(c.bounce, d.bounce);
+    assert_eq!(format!("{:?}", c.outbound), format!("{:?}", d.outbound));
     assert_eq!(c.telemetry, d.telemetry);
     assert_eq!((c.data_dir, c.retention_days), (d.data_dir, d.retention_days));
 }
