@@ -13,7 +13,7 @@
 //! once, best effort, and logged; the bounced message itself stays in the
 //! store for the administrator.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::dsn::{build_dsn, status_from_reply, DsnInput};
 use crate::outbound::{next_retry_delay, Deliverer, OutboundConfig};
 use crate::relay::{unix_now, Relay};
-use crate::spool::{FinalState, OutboundEntry, RcptResult, RcptState};
+use crate::spool::{FinalState, OutboundEntry, QueueId, RcptResult, RcptState, SpoolError};
 use crate::telemetry::Metrics;
 
 /// Queue entries delivered at the same time.
@@ -54,20 +54,36 @@ pub async fn run(relay: Arc<Relay>, mut shutdown: tokio::sync::watch::Receiver<b
         Arc::new(Deliverer::new(&cfg))
     });
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Entries whose last attempt could not be recorded (or whose body could
+    // not be read), held back until the time given: without this, a full
+    // disk would make the same entry go out again and again at once.
+    let held: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_DELIVERIES));
     loop {
         let now = unix_now();
         relay.metrics.queue_depth.store(relay.spool.queue_len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut h) = held.lock() {
+            h.retain(|_, until| *until > now);
+        }
         for entry in relay.spool.due(now) {
             let key = entry.queue_id().to_string();
+            if held.lock().map(|h| h.contains_key(&key)).unwrap_or(true) {
+                continue;
+            }
             if !in_flight.lock().map(|mut s| s.insert(key.clone())).unwrap_or(false) {
                 continue;
             }
             let Ok(permit) = slots.clone().acquire_owned().await else { return };
-            let (relay, deliverer, bounce, in_flight) = (relay.clone(), deliverer.clone(), bounce.clone(), in_flight.clone());
+            let (relay, deliverer, bounce, in_flight, held) =
+                (relay.clone(), deliverer.clone(), bounce.clone(), in_flight.clone(), held.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                attempt(&relay, &deliverer, bounce.as_deref(), entry).await;
+                if attempt(&relay, &deliverer, bounce.as_deref(), entry).await.is_err() {
+                    let until = unix_now() + relay.config.outbound.first_retry_secs.max(1);
+                    if let Ok(mut h) = held.lock() {
+                        h.insert(key.clone(), until);
+                    }
+                }
                 if let Ok(mut s) = in_flight.lock() {
                     s.remove(&key);
                 }
@@ -75,7 +91,12 @@ pub async fn run(relay: Arc<Relay>, mut shutdown: tokio::sync::watch::Receiver<b
             });
         }
         // Sleep until the next due entry, a wake-up (new mail, finished attempt) or shutdown.
-        let wait = relay.spool.next_due().map(|t| t.saturating_sub(unix_now())).unwrap_or(60).clamp(1, 60);
+        let next_held = held.lock().ok().and_then(|h| h.values().min().copied());
+        let next = match (relay.spool.next_due(), next_held) {
+            (Some(a), Some(b)) => Some(a.max(now).min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = next.map(|t| t.saturating_sub(unix_now())).unwrap_or(60).clamp(1, 60);
         tokio::select! {
             _ = relay.delivery_wakeup.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
@@ -84,8 +105,9 @@ pub async fn run(relay: Arc<Relay>, mut shutdown: tokio::sync::watch::Receiver<b
     }
 }
 
-/// One delivery attempt of one queue entry, and its bookkeeping.
-async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deliverer>, entry: OutboundEntry) {
+/// One delivery attempt of one queue entry, and its bookkeeping. `Err` when
+/// the outcome could not be made durable: the caller holds the entry back.
+async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deliverer>, entry: OutboundEntry) -> Result<(), ()> {
     let id = entry.queue_id().clone();
     let now = unix_now();
     let pending: Vec<String> = entry.pending().map(str::to_string).collect();
@@ -97,7 +119,7 @@ async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deli
             Ok(Ok(b)) => b,
             other => {
                 tracing::error!(queue_id = %id, "cannot read the sanitised body: {other:?}");
-                return;
+                return Err(());
             }
         };
         let results = deliverer.deliver(&entry.envelope.mail_from, &pending, &body, id.as_str()).await;
@@ -106,28 +128,20 @@ async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deli
             Metrics::inc(&relay.metrics.deferred);
         }
         let next = now + next_retry_delay(&relay.config.outbound, entry.attempts + 1);
-        let spool = relay.spool.clone();
-        let rec_id = id.clone();
-        match tokio::task::spawn_blocking(move || spool.record_attempt(&rec_id, &results, next)).await {
-            Ok(Ok(updated)) => entry = updated,
-            other => {
-                tracing::error!(queue_id = %id, "cannot record the attempt: {other:?}");
-                return;
-            }
-        }
+        entry = record_attempt(relay, &id, results, next).await?;
         tracing::info!(queue_id = %id, attempt = entry.attempts, pending = entry.pending().count(), "delivery attempt");
     }
     let expired = unix_now() >= entry.expires_at && !entry.is_done();
     let failed: Vec<_> = entry.recipients.iter().filter(|r| r.state == RcptState::Failed).cloned().collect();
     if !entry.is_done() && !expired {
-        return;
+        return Ok(());
     }
     let final_state = if failed.is_empty() && !expired { FinalState::Delivered } else { FinalState::Bounced };
     let spool = relay.spool.clone();
     let fin_id = id.clone();
     if let Err(e) = tokio::task::spawn_blocking(move || spool.finish(&fin_id, final_state)).await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
         tracing::error!(queue_id = %id, error = %e, "cannot finish the entry");
-        return;
+        return Err(());
     }
     match final_state {
         FinalState::Delivered => {
@@ -140,6 +154,26 @@ async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deli
             send_dsn(relay, bounce, &entry, expired).await;
         }
     }
+    Ok(())
+}
+
+/// Records an attempt's results durably. `Busy` (another call is committing
+/// the entry) is waited out briefly: a delivery that happened must not be
+/// forgotten because of a race.
+async fn record_attempt(relay: &Arc<Relay>, id: &QueueId, results: Vec<(String, RcptResult)>, next: u64) -> Result<OutboundEntry, ()> {
+    for round in 0..20 {
+        let spool = relay.spool.clone();
+        let (rec_id, rec) = (id.clone(), results.clone());
+        match tokio::task::spawn_blocking(move || spool.record_attempt(&rec_id, &rec, next)).await {
+            Ok(Ok(updated)) => return Ok(updated),
+            Ok(Err(SpoolError::Busy(_))) if round < 19 => tokio::time::sleep(Duration::from_millis(25)).await,
+            other => {
+                tracing::error!(queue_id = %id, "cannot record the attempt: {other:?}");
+                return Err(());
+            }
+        }
+    }
+    Err(())
 }
 
 /// Sends the DSN for a bounced entry (best effort, logged).

@@ -888,9 +888,13 @@ impl Spool {
         entry.next_attempt = next_attempt;
         let json = outbound_json(&entry)?;
         let dest = self.outbound.join(&format!("{id}.json"));
-        self.write_durable(id, "json", &dest, &[&json])?;
-        // Whatever the fsync says, the file in place is the new one.
+        // The attempt happened whether or not its record can be written (a
+        // full disk): the in-memory entry takes the results either way, so
+        // this process does not deliver to the same recipients again. Only a
+        // crash before the record is on disk can cause one duplicate.
+        let written = self.write_durable(id, "json", &dest, &[&json]);
         lock(&self.queue).insert(id.clone(), entry.clone());
+        written?;
         self.outbound.sync(&self.counters)?;
         Ok(entry)
     }
@@ -936,9 +940,15 @@ impl Spool {
     /// attempt is due, and those with no pending recipient (a crash fell
     /// between the last [`Spool::record_attempt`] and [`Spool::finish`]:
     /// finish them). Expiry is the caller's to check (`expires_at <= now`).
+    /// Entries being changed by another call (still committing) are left out:
+    /// the caller would only get [`SpoolError::Busy`] recording its attempt.
     pub fn due(&self, now: u64) -> Vec<OutboundEntry> {
-        let mut due: Vec<OutboundEntry> =
-            lock(&self.queue).values().filter(|e| e.next_attempt <= now || e.is_done()).cloned().collect();
+        let busy = lock(&self.busy).clone();
+        let mut due: Vec<OutboundEntry> = lock(&self.queue)
+            .values()
+            .filter(|e| (e.next_attempt <= now || e.is_done()) && !busy.contains(e.queue_id()))
+            .cloned()
+            .collect();
         due.sort_by_key(|e| (due_time(e), e.queue_id().clone()));
         due
     }

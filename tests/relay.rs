@@ -4,6 +4,24 @@
 //! `tests/support/mod.rs` for the harness and issue 3 ("Tests with real
 //! peers") for what is checked. The crash test is `tests/relay_crash.rs`.
 //!
+//! | test | what |
+//! |---|---|
+//! | `corpus_end_to_end` | every `corpus/` case through the relay: deliver cases arrive once, equal to `mugaika sanitize` of the stored original (trace fields aside) and pass the output verifier; quarantine cases are in `mugaika quarantine list` with a report, never at the sink |
+//! | `no_duplicates_without_crashes` | 240 messages from 4 senders at once: each delivered exactly once |
+//! | `next_hop_down_then_up` | sink stopped, 5 messages accepted; attempts spaced 1 s then 2 s (relay log), deferred counter and queue depth; sink back: all delivered once within the cap |
+//! | `per_recipient_retry_and_bounce` | 451 for one recipient is retried alone on the schedule, 550 for another bounces: one RFC 3464 DSN from `<>` to the sender through `bounce.route` |
+//! | `full_disk_answers_452_then_recovers` | data dir on an 8 MiB tmpfs: full → 452 4.3.1, under the reserve → 452, never 250; a queued message is not redelivered in a loop; space freed → 250 and delivered |
+//! | `smuggling_sequences_never_split_a_message` | `\n.\r\n`, `\r.\r`, `\n.\n` and friends over raw TCP: 550 5.5.2, session in sync, nothing smuggled arrives |
+//! | `open_relay_attempts_and_foreign_clients_are_refused` | foreign and trick recipients 550 5.7.1; a client outside `allowed_networks` gets 554 and is disconnected |
+//! | `size_and_recipient_limits` | SIZE= over the limit 552 at MAIL, actual oversize 552 at the end, 4th recipient 452 4.5.3 |
+//! | `starttls_with_self_signed_certificate` | openssl-made certificate, smtplib `starttls()` unverified: delivered, `Received:` says ESMTPS |
+//! | `metrics_and_healthz` | `/healthz`, `/metrics` names, counters move by exactly what was sent |
+//!
+//! Run: `cargo test --test relay --test relay_crash` (add `-- --nocapture`
+//! for the crash test's figures). About 35 s for this file and 25 s for the
+//! crash test in a debug build on 2 cores. Failing tests keep their temp dir
+//! (relay log, config, spool, sink folder) and print its path.
+//!
 //! Needs python3 with aiosmtpd (`python3 -m pip install aiosmtpd`) and the
 //! openssl CLI; the full-disk test needs root (it mounts a tmpfs). A missing
 //! prerequisite is a failure with the command that fixes it, never a silent
@@ -89,20 +107,14 @@ fn assert_all_250(sent: &[Sent]) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // 1. End to end over corpus/
 
-/// Cases the relay refuses at SMTP level on purpose: none. Every corpus
-/// message is sent the way an MTA puts a stored message on the wire (bare
-/// CR and bare LF turned into CRLF by the sender, BODY=8BITMIME when 8-bit),
-/// nothing comes near the 50 MiB size limit, and the empty message
-/// (`mime/empty_message`) is accepted as an empty DATA: SMTP has no rule
-/// against it, and the sanitiser quarantines it. A case listed here must get
-/// exactly this reply code.
-const EXPECTED_REFUSALS: &[(&str, u16)] = &[];
-
-/// Cases whose verdict differs from the sidecar once on the wire, because
-/// the sender's CRLF normalisation changes what the sidecar tests (bare CR
-/// or LF in headers are gone). They are still checked against
-/// `mugaika sanitize` of the stored original.
-const WIRE_VERDICT: &[(&str, &str)] = &[];
+/// Cases the relay may refuse at SMTP level, and the codes it may use. Every
+/// corpus message is sent the way an MTA puts a stored message on the wire
+/// (bare CR and bare LF turned into CRLF by the sender, BODY=8BITMIME when
+/// 8-bit) and nothing comes near the 50 MiB size limit, so only the 0-byte
+/// `mime/empty_message` is a candidate: SMTP has no rule against an empty
+/// DATA, so the relay may accept it (then it must be quarantined, as its
+/// sidecar says) or refuse it with a 5xx. Every other case must get 250.
+const SMTP_REFUSAL_ALLOWED: &[(&str, &[u16])] = &[("mime/empty_message", &[550, 554])];
 
 #[test]
 fn corpus_end_to_end() {
@@ -134,9 +146,9 @@ fn corpus_end_to_end() {
     let mut problems: Vec<String> = Vec::new();
     let mut accepted: BTreeMap<String, String> = BTreeMap::new(); // case -> queue id
     for (s, (name, _, _)) in sent.iter().zip(&cases) {
-        let expected_code = EXPECTED_REFUSALS.iter().find(|(n, _)| n == name).map(|(_, c)| *c).unwrap_or(250);
-        if s.data_code() != expected_code {
-            problems.push(format!("{name}: end of data answered {:?} (error {:?}), expected {expected_code}", s.data, s.error));
+        let refusals = SMTP_REFUSAL_ALLOWED.iter().find(|(n, _)| n == name).map(|(_, c)| *c).unwrap_or(&[]);
+        if s.data_code() != 250 && !refusals.contains(&s.data_code()) {
+            problems.push(format!("{name}: end of data answered {:?} (error {:?}), expected 250 or {refusals:?}", s.data, s.error));
         }
         if let Some(q) = s.queue_id() {
             accepted.insert(name.clone(), q);
@@ -165,7 +177,7 @@ fn corpus_end_to_end() {
             problems.push(format!("{name}: queue id {qid} has no original in store/"));
             continue;
         };
-        let verdict = WIRE_VERDICT.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(sidecar_verdict);
+        let verdict = sidecar_verdict.as_str();
         let (_, original) = read_message_file(&data_dir.join("store").join(format!("{rid}.eml")));
         let (code, expected) = run_sanitize(&env.relay.config_path, &original, &scratch);
         let got = at_sink.get(rid).map(Vec::as_slice).unwrap_or(&[]);
@@ -228,6 +240,40 @@ fn corpus_end_to_end() {
     );
     assert!(delivered > 50 && quarantined > 10, "too few cases checked");
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// 2b. Without crashes, every message is delivered exactly once
+
+#[test]
+fn no_duplicates_without_crashes() {
+    let env = setup("once", |_, _| {});
+    let ids: Vec<String> = (1..=240).map(|i| format!("once-{i:04}")).collect();
+    // Four senders at once, so sanitising, queueing and delivering overlap.
+    std::thread::scope(|scope| {
+        for chunk in ids.chunks(60) {
+            let env = &env;
+            scope.spawn(move || {
+                let jobs: Vec<Job> = chunk.iter().map(|id| simple_job(id, &[&rcpt("user")])).collect();
+                assert_all_250(&env.send(&jobs));
+            });
+        }
+    });
+    env.wait_delivered(&ids, Duration::from_secs(60));
+    env.wait_idle(Duration::from_secs(20));
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for m in env.sink.messages() {
+        *counts.entry(m.header("Subject").unwrap_or_default()).or_default() += 1;
+    }
+    let dups: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let unrecorded = env.relay.log_lines().iter().filter(|l| l.message().is_some_and(|m| m.starts_with("cannot record the attempt"))).count();
+    assert!(
+        dups.is_empty(),
+        "{} of {} messages delivered more than once without any crash: {dups:?}\n\"cannot record the attempt\" logged {unrecorded} times",
+        dups.len(),
+        ids.len()
+    );
+    assert_eq!(counts.len(), ids.len());
 }
 
 // ---------------------------------------------------------------------------
@@ -309,7 +355,11 @@ fn per_recipient_retry_and_bounce() {
     let (now, ok2) = (rcpt("now"), rcpt("ok2"));
     let sent = send_jobs(&tmp.path, relay.smtp_port, false, &[simple_job("split-451", &[&now, &later]), simple_job("split-550", &[&ok2, &nobody])]);
     assert_all_250(&sent);
-    let ctx = || format!("{}\nsink events: {:?}", relay.log_tail(30), sink.events());
+    macro_rules! ctx {
+        () => {
+            || format!("{}\nsink events: {:?}", relay.log_tail(30), sink.events())
+        };
+    }
     // The DSN for nobody@ (to the envelope sender, from the null sender) and both good recipients.
     let dsn = wait_for(
         Duration::from_secs(30),
@@ -320,7 +370,7 @@ fn per_recipient_retry_and_bounce() {
             let dsn = msgs.iter().find(|m| m.mail_from.is_empty()).cloned();
             (has("split-451", &now) && has("split-550", &ok2)).then_some(dsn).flatten()
         },
-        ctx,
+        ctx!(),
     );
     assert_eq!(dsn.rcpt_tos, [SENDER.to_string()], "DSN recipients");
     let dsn_text = dsn.text();
@@ -339,9 +389,9 @@ fn per_recipient_retry_and_bounce() {
         Duration::from_secs(15),
         "delivery to later@ after the sink stopped deferring",
         || sink.messages().iter().any(|m| m.rcpt_tos == [later.clone()] && contains(&m.data, b"split-451")).then_some(()),
-        ctx,
+        ctx!(),
     );
-    wait_for(Duration::from_secs(10), "empty queue", || relay.spool_idle().then_some(()), ctx);
+    wait_for(Duration::from_secs(10), "empty queue", || relay.spool_idle().then_some(()), ctx!());
     let msgs = sink.messages();
     let to = |r: &str, id: &str| msgs.iter().filter(|m| m.rcpt_tos.contains(&r.to_string()) && contains(&m.data, id.as_bytes())).count();
     assert_eq!(to(&now, "split-451"), 1, "now@ got split-451 more than once");
@@ -392,7 +442,7 @@ fn full_disk_answers_452_then_recovers() {
     let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs"]).arg(&mnt).output().expect("run mount");
     assert!(out.status.success(), "mount -t tmpfs failed (needs root and CAP_SYS_ADMIN): {}", String::from_utf8_lossy(&out.stderr));
     let _mount = Tmpfs(mnt.clone());
-    let sink = Sink::start(&tmp.join("sink"));
+    let mut sink = Sink::start(&tmp.join("sink"));
     let config = RelayConfig::new(&mnt.join("data"), &sink.addr());
     let reserve = 1u64 << 20;
     let mut relay = Relay::start(config, &tmp.path);
@@ -403,6 +453,9 @@ fn full_disk_answers_452_then_recovers() {
 
     assert_all_250(&send(&["disk-before"]));
     wait_for(Duration::from_secs(30), "disk-before delivered", || (!sink.containing("disk-before").is_empty()).then_some(()), &ctx);
+    // One message waits in the queue (next hop down) when the disk fills up.
+    sink.stop();
+    assert_all_250(&send(&["disk-queued"]));
 
     // Fill the file system completely.
     let ballast = mnt.join("ballast");
@@ -420,6 +473,13 @@ fn full_disk_answers_452_then_recovers() {
         assert_eq!(s.data_code(), 452, "{}: {s:?} (disk full must be 452 4.3.1)\n{}", s.id, ctx());
         assert!(s.data.as_ref().is_some_and(|d| d.1.contains("4.3.1")), "{s:?}");
     }
+    // The next hop comes back while the disk is full: the queued message may
+    // go out, but its attempt cannot be recorded; it must not be sent again
+    // and again meanwhile.
+    sink.restart_with(&[], &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    let copies = sink.containing("disk-queued").len();
+    assert!(copies <= 2, "disk-queued was delivered {copies} times while the disk was full (a redelivery loop)\n{}", ctx());
     // Under the reserve but not full: still 452.
     let len = std::fs::metadata(&ballast).expect("ballast").len();
     std::fs::OpenOptions::new().write(true).open(&ballast).and_then(|f| f.set_len(len - (512 << 10))).expect("shrink ballast");
@@ -439,6 +499,8 @@ fn full_disk_answers_452_then_recovers() {
         &ctx,
     );
     wait_for(Duration::from_secs(10), "empty queue", || relay.spool_idle().then_some(()), &ctx);
+    let copies = sink.containing("disk-queued").len();
+    assert!((1..=2).contains(&copies), "disk-queued delivered {copies} times");
     for id in ["disk-full-1", "disk-full-2", "disk-full-3", "disk-reserve-1", "disk-reserve-2"] {
         assert!(sink.containing(id).is_empty(), "{id} was refused with 452 but reached the sink");
     }

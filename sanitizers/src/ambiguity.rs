@@ -166,10 +166,7 @@ impl BoundarySet {
         if self.list.is_empty() {
             return None;
         }
-        let mut start = 0usize;
-        for line in body.split(|&b| b == b'\n') {
-            let line_start = start;
-            start += line.len() + 1;
+        for (line_start, line) in dash_lines_at(body) {
             let Some(rest) = line.strip_prefix(b"--") else { continue };
             let mut node = 0usize;
             for &c in rest.iter().take(MAX_BOUNDARY_LEN) {
@@ -204,7 +201,7 @@ pub struct MultipartScan {
 /// Scans the raw body of a multipart for its delimiter lines, once, linearly.
 pub fn scan_multipart_body(body: &[u8], boundary: &[u8], all: &BoundarySet) -> MultipartScan {
     let mut scan = MultipartScan::default();
-    for line in body.split(|&b| b == b'\n') {
+    for line in dash_lines(body) {
         let Some(rest) = line.strip_prefix(b"--").and_then(|r| r.strip_prefix(boundary)) else { continue };
         let rest = trim_end_ws(rest);
         if rest.is_empty() {
@@ -222,6 +219,21 @@ pub fn scan_multipart_body(body: &[u8], boundary: &[u8], all: &BoundarySet) -> M
         }
     }
     scan
+}
+
+/// The lines of `body` that start with `--` (without their `\n`), with
+/// their offsets. Found with memchr: a body costs one fast pass however many
+/// lines it has.
+fn dash_lines_at(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|i| i + 1));
+    starts.filter(move |&s| body.get(s..s + 2) == Some(b"--")).map(move |s| {
+        let end = memchr::memchr(b'\n', &body[s..]).map_or(body.len(), |e| s + e);
+        (s, &body[s..end])
+    })
+}
+
+fn dash_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    dash_lines_at(body).map(|(_, l)| l)
 }
 
 fn trim_end_ws(mut s: &[u8]) -> &[u8] {

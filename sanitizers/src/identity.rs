@@ -180,7 +180,7 @@ fn addresses(value: &HeaderValue<'_>, raw: &[u8], label: &str) -> Vec<(Option<St
         synthetic.extend_from_slice(b": ");
         synthetic.extend_from_slice(decoded.replace(['\r', '\n'], " ").as_bytes());
         synthetic.extend_from_slice(b"\r\n\r\n");
-        let parsed = MessageParser::new().parse(&synthetic);
+        let parsed = MessageParser::new().with_address_headers().parse(&synthetic);
         let Some(parsed) = parsed else { return Vec::new() };
         let Some(header) = parsed.parts.first().and_then(|p| p.headers.first()) else { return Vec::new() };
         return address_pairs(&header.value);

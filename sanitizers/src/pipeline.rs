@@ -24,7 +24,8 @@ use crate::limits::{Budget, LimitExceeded, Limits};
 use crate::notice;
 use crate::rebuild::OutputMessage;
 use crate::report::{codes, Finding, InputSummary, Report, Severity, Timings, Verdict, REPORT_SCHEMA};
-use crate::walk::{hex_sha256, Walker};
+use crate::walk::{hex, Walker};
+use sha2::Digest;
 
 /// The result of one run.
 #[derive(Debug, Clone)]
@@ -39,6 +40,24 @@ pub struct Sanitized {
 pub struct Pipeline {
     limits: Limits,
     sanitizers: Vec<Box<dyn AttachmentSanitizer>>,
+    parser: MessageParser,
+}
+
+/// mail-parser set up for what the pipeline reads: MIME headers, the identity
+/// headers, and nothing else (Received, DKIM, List-* … are not parsed, only
+/// skipped: they never reach the output).
+fn message_parser() -> MessageParser {
+    use mail_parser::HeaderName;
+    MessageParser::new()
+        .with_mime_headers()
+        .with_message_ids()
+        .header_date(HeaderName::Date)
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::To)
+        .header_address(HeaderName::Cc)
+        .header_address(HeaderName::ReplyTo)
+        .default_header_ignore()
 }
 
 impl Default for Pipeline {
@@ -49,7 +68,7 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn new(limits: Limits) -> Self {
-        Pipeline { limits, sanitizers: Vec::new() }
+        Pipeline { limits, sanitizers: Vec::new(), parser: message_parser() }
     }
 
     /// Adds an attachment sanitiser (renderer); the first that accepts an
@@ -73,8 +92,9 @@ impl Pipeline {
     /// returned only when the verdict is Deliver.
     pub fn run_with(&self, raw: &[u8], deadline: Option<Instant>, decide: &dyn Decide) -> Sanitized {
         let started = Instant::now();
-        let retrieval_id = retrieval_id(raw);
-        let input_sha = hex_sha256(raw);
+        let digest = sha2::Sha256::digest(raw);
+        let retrieval_id = retrieval_id_of_digest(&digest);
+        let input_sha = hex(&digest);
         let result = catch_unwind(AssertUnwindSafe(|| self.run_inner(raw, deadline, &retrieval_id)));
         let (mut report, output) = match result {
             Ok(r) => r,
@@ -107,7 +127,7 @@ impl Pipeline {
         let raw = normalize_cr_only(raw, &mut report.findings);
         let raw = raw.as_ref();
         let t = Instant::now();
-        let Some(msg) = MessageParser::default().parse(raw) else {
+        let Some(msg) = self.parser.parse(raw) else {
             report.findings.push(Finding::new(codes::MIME_UNPARSABLE, Severity::Danger, "", "no header section found"));
             return (report, None);
         };
@@ -163,12 +183,12 @@ impl Pipeline {
                 format!("{} bytes exceeds max_message_bytes {}", raw.len(), self.limits.max_message_bytes),
             ));
         }
-        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        if is_empty_message(raw) {
             return Err(LimitExceeded::new(codes::MIME_EMPTY_MESSAGE, "the message is empty"));
         }
         // Nested messages are parsed into nested structures that are dropped
         // recursively: refuse absurd counts before building them.
-        let nested = count_ascii_ci(raw, b"message/rfc822") + count_ascii_ci(raw, b"message/global");
+        let nested = count_nested_message_types(raw);
         if nested > self.limits.max_parts {
             return Err(LimitExceeded::new(codes::LIMIT_PARTS, format!("{nested} nested message declarations")));
         }
@@ -193,6 +213,23 @@ fn normalize_cr_only<'r>(raw: &'r [u8], findings: &mut Vec<Finding>) -> std::bor
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Nothing but white space, possibly after trace fields (`Received:`,
+/// `Return-Path:`) that relays add to every message, empty ones included.
+fn is_empty_message(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    loop {
+        let line_end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = &rest[..line_end];
+        let is_trace = line.len() > 9 && (line[..9].eq_ignore_ascii_case(b"received:") || line.get(..12).is_some_and(|l| l.eq_ignore_ascii_case(b"return-path:")));
+        let is_continuation = matches!(line.first(), Some(b' ' | b'\t')) && !line.iter().all(|b| b.is_ascii_whitespace());
+        if line.is_empty() || !(is_trace || (is_continuation && rest.len() != raw.len())) {
+            break;
+        }
+        rest = &rest[line_end..];
+    }
+    rest.iter().all(|b| b.is_ascii_whitespace())
 }
 
 fn empty_report(retrieval_id: &str) -> Report {
@@ -251,9 +288,11 @@ fn result_summary(report: &Report, walker: &Walker<'_>) -> String {
 /// Stable retrieval id: `MGK-` and 80 bits of the SHA-256 of the original in
 /// Crockford base32, grouped by four (`MGK-7Q2M-XK4P-0D9R-A1BC`).
 pub fn retrieval_id(raw: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
+    retrieval_id_of_digest(&sha2::Sha256::digest(raw))
+}
+
+fn retrieval_id_of_digest(digest: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let digest = Sha256::digest(raw);
     let mut bits: u128 = 0;
     for &b in &digest[..10] {
         bits = bits << 8 | b as u128;
@@ -269,16 +308,22 @@ pub fn retrieval_id(raw: &[u8]) -> String {
     id
 }
 
-fn count_ascii_ci(haystack: &[u8], needle: &[u8]) -> usize {
-    let Some(&first) = needle.first() else { return 0 };
+/// Occurrences of `message/rfc822` and `message/global` (ASCII
+/// case-insensitive). Scans for the `/` and checks around it: one fast pass.
+fn count_nested_message_types(raw: &[u8]) -> usize {
     let mut count = 0;
-    let mut i = 0;
-    while i + needle.len() <= haystack.len() {
-        if haystack[i].eq_ignore_ascii_case(&first) && haystack[i..i + needle.len()].eq_ignore_ascii_case(needle) {
+    let mut from = 0;
+    while let Some(off) = raw.get(from..).and_then(|r| memchr::memchr(b'/', r)) {
+        let slash = from + off;
+        from = slash + 1;
+        let before = slash.checked_sub(7).and_then(|s| raw.get(s..slash));
+        let after = raw.get(slash + 1..);
+        if before.is_some_and(|b| b.eq_ignore_ascii_case(b"message"))
+            && after.is_some_and(|a| {
+                a.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"rfc822") || w.eq_ignore_ascii_case(b"global"))
+            })
+        {
             count += 1;
-            i += needle.len();
-        } else {
-            i += 1;
         }
     }
     count
@@ -331,7 +376,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_means_nothing_but_trace_fields_and_space() {
+        assert!(is_empty_message(b""));
+        assert!(is_empty_message(b"\r\n \r\n"));
+        assert!(is_empty_message(b"Received: from a\r\n\tby b; Mon, 1 Jan 2024 00:00:00 +0000\r\nReturn-Path: <>\r\n\r\n"));
+        assert!(!is_empty_message(b"Received: from a\r\n\r\nbody"));
+        assert!(!is_empty_message(b"Subject: x\r\n\r\n"));
+        assert!(!is_empty_message(b" folded first line\r\n"));
+    }
+
+    #[test]
     fn counting_is_case_insensitive() {
-        assert_eq!(count_ascii_ci(b"Message/RFC822 message/rfc822x", b"message/rfc822"), 2);
+        assert_eq!(count_nested_message_types(b"Message/RFC822 message/rfc822x message/Global /rfc822 message/"), 3);
     }
 }

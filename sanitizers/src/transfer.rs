@@ -57,14 +57,22 @@ pub fn decode(encoding: TransferEncoding, body: &[u8]) -> DecodedBody {
     }
 }
 
+/// Base64 alphabet values; 0xFF for bytes outside it.
+const BASE64_VALUES: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn base64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some((c - b'A') as u32),
-        b'a'..=b'z' => Some((c - b'a') as u32 + 26),
-        b'0'..=b'9' => Some((c - b'0') as u32 + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
+    match BASE64_VALUES[c as usize] {
+        0xFF => None,
+        v => Some(v as u32),
     }
 }
 

@@ -544,6 +544,8 @@ impl<'a> Walker<'a> {
                 ),
             ));
         }
+        // Our own decoder, not the parser's: it counts invalid input (the
+        // parser silently skips it, and keeps decoding after base64 padding).
         let decoded = transfer::decode(info.cte, body_raw);
         if decoded.invalid > 0 {
             self.findings.push(Finding::new(
@@ -553,8 +555,8 @@ impl<'a> Walker<'a> {
                 format!("{} invalid bytes in the transfer encoding", decoded.invalid),
             ));
         }
-        self.budget.decoded(decoded.bytes.len())?;
         let data = decoded.bytes;
+        self.budget.decoded(data.len())?;
         let sha = hex_sha256(&data);
         let idx = self.push_part(path, info, PartAction::Removed);
         self.parts[idx].size = data.len() as u64;
@@ -774,9 +776,13 @@ fn has_pgp_message(text: &str) -> bool {
 
 /// Lower-case hex SHA-256.
 pub fn hex_sha256(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    let mut s = String::with_capacity(64);
-    for b in digest {
+    hex(&Sha256::digest(data))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
         s.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
         s.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
     }

@@ -147,6 +147,7 @@ pub fn require_python() {
 #[derive(Debug, Clone)]
 pub struct SinkMsg {
     pub name: String,
+    /// The reverse path without brackets; "" for the null sender.
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
     pub data: Vec<u8>,
@@ -275,7 +276,8 @@ impl Sink {
             let data = std::fs::read(&eml).unwrap_or_default();
             out.push(SinkMsg {
                 name: eml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                mail_from: v["mail_from"].as_str().unwrap_or_default().to_string(),
+                // aiosmtpd keeps the null sender as "<>": "" here.
+                mail_from: v["mail_from"].as_str().unwrap_or_default().trim_start_matches('<').trim_end_matches('>').to_string(),
                 rcpt_tos: v["rcpt_tos"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default(),
                 data,
                 time: v["time"].as_f64().unwrap_or(0.0),
@@ -657,10 +659,10 @@ pub fn store_index(data_dir: &Path) -> BTreeMap<String, String> {
         if BufReader::new(f).read_line(&mut line).is_err() {
             continue;
         }
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            if let (Some(q), Some(r)) = (v["envelope"]["queue_id"].as_str(), v["envelope"]["retrieval_id"].as_str()) {
-                map.insert(q.to_string(), r.to_string());
-            }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && let (Some(q), Some(r)) = (v["envelope"]["queue_id"].as_str(), v["envelope"]["retrieval_id"].as_str())
+        {
+            map.insert(q.to_string(), r.to_string());
         }
     }
     map
