@@ -59,5 +59,7 @@ fn real_corpus_is_sanitised_safely() {
     assert!(total >= 480, "expected at least 480 messages, found {total}");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     // Most real mail is ordinary; a sanitiser that quarantines it is useless.
-    assert!(delivered * 100 >= total * 85, "only {delivered} of {total} delivered: {reasons:?}");
+    // 462 of 483 are delivered today; the 21 quarantined are encrypted mail
+    // and parser-ambiguity cases (see the closing note of issue 2).
+    assert!(delivered >= 455, "only {delivered} of {total} delivered: {reasons:?}");
 }

@@ -220,7 +220,8 @@ fn normalize_cr_only<'r>(raw: &'r [u8], findings: &mut Vec<Finding>) -> std::bor
 fn is_empty_message(raw: &[u8]) -> bool {
     let mut rest = raw;
     loop {
-        let line_end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        // Only whole lines count (a CR-only message has no LF at all).
+        let Some(line_end) = memchr::memchr(b'\n', rest).map(|i| i + 1) else { break };
         let line = &rest[..line_end];
         let is_trace = line.len() > 9 && (line[..9].eq_ignore_ascii_case(b"received:") || line.get(..12).is_some_and(|l| l.eq_ignore_ascii_case(b"return-path:")));
         let is_continuation = matches!(line.first(), Some(b' ' | b'\t')) && !line.iter().all(|b| b.is_ascii_whitespace());
@@ -383,6 +384,7 @@ mod tests {
         assert!(!is_empty_message(b"Received: from a\r\n\r\nbody"));
         assert!(!is_empty_message(b"Subject: x\r\n\r\n"));
         assert!(!is_empty_message(b" folded first line\r\n"));
+        assert!(!is_empty_message(b"Received: from a\rFrom: b\r\rbody"));
     }
 
     #[test]

@@ -150,27 +150,49 @@ pub fn encode_base64_lines(out: &mut Vec<u8>, data: &[u8]) {
 /// headers), so no byte-level scanner mistakes body text for a MIME header.
 pub fn encode_quoted_printable(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(text.len() + text.len() / 8 + 16);
     for line in text.split('\n') {
         let bytes = line.as_bytes();
         let mut col = 0usize;
-        for (i, &b) in bytes.iter().enumerate() {
+        let mut i = 0usize;
+        while i < bytes.len() {
+            // Fast path: a run of plain printable ASCII in the middle of a line.
+            if col > 0 {
+                let room = 75 - col;
+                let run = bytes[i..]
+                    .iter()
+                    .take(room)
+                    .take_while(|&&b| (33..=126).contains(&b) && b != b'=' && b != b'C' && b != b'c')
+                    .count();
+                // Keep the last byte of the line for the slow path (trailing space rules).
+                let run = if i + run == bytes.len() { run.saturating_sub(1) } else { run };
+                if run > 0 {
+                    out.extend_from_slice(&bytes[i..i + run]);
+                    col += run;
+                    i += run;
+                    continue;
+                }
+            }
+            let b = bytes[i];
             let last = i + 1 == bytes.len();
             let at_start = col == 0;
             let header_like = (b == b'C' || b == b'c')
                 && bytes.get(i..i + 12).is_some_and(|w| w.eq_ignore_ascii_case(b"content-type"));
-            let literal = !header_like && match b {
-                b'=' => false,
-                b' ' | b'\t' => !last,
-                b'.' if at_start => false,
-                b'F' if at_start && bytes[i..].starts_with(b"From ") => false,
-                33..=126 => true,
-                _ => false,
-            };
+            let literal = !header_like
+                && match b {
+                    b'=' => false,
+                    b' ' | b'\t' => !last,
+                    b'.' if at_start => false,
+                    b'F' if at_start && bytes[i..].starts_with(b"From ") => false,
+                    33..=126 => true,
+                    _ => false,
+                };
             let width = if literal { 1 } else { 3 };
             // Leave room for the soft-break "=" (76 = 75 + "=").
             if col + width > 75 {
                 out.extend_from_slice(b"=\r\n");
                 col = 0;
+                continue;
             }
             if literal {
                 out.push(b);
@@ -178,6 +200,7 @@ pub fn encode_quoted_printable(out: &mut Vec<u8>, text: &str) {
                 out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
             }
             col += width;
+            i += 1;
         }
         out.extend_from_slice(b"\r\n");
     }

@@ -26,6 +26,39 @@ pub fn is_bidi_control(c: char) -> bool {
 pub fn clean_text_into(input: &str, out: &mut String) -> Cleaned {
     let mut stats = Cleaned::default();
     out.reserve(input.len());
+    // Fast path: copy runs of bytes that need no change (printable ASCII, LF,
+    // tab, and multi-byte characters whose lead byte cannot start a control,
+    // bidi, BOM or separator character); hand the rest to the careful loop.
+    let bytes = input.as_bytes();
+    let mut start = 0usize;
+    while start < bytes.len() {
+        let run = bytes[start..]
+            .iter()
+            .take_while(|&&b| matches!(b, b'\n' | b'\t' | 0x20..=0x7E | 0x80..=0xBF | 0xC3..=0xD7 | 0xD9..=0xE1 | 0xE3..=0xEE | 0xF0..=0xF4))
+            .count();
+        // Do not split a character: back off to a char boundary.
+        let mut end = start + run;
+        while end < bytes.len() && !input.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&input[start..end]);
+        if end >= bytes.len() {
+            break;
+        }
+        // One character (or CRLF) through the careful path.
+        let c = input[end..].chars().next().unwrap_or('\u{FFFD}');
+        let mut next = end + c.len_utf8();
+        if c == '\r' && bytes.get(next) == Some(&b'\n') {
+            next += 1;
+        }
+        clean_chars(&input[end..next], out, &mut stats);
+        start = next;
+    }
+    stats
+}
+
+/// The careful path of [`clean_text_into`], one character at a time.
+fn clean_chars(input: &str, out: &mut String, stats: &mut Cleaned) {
     let mut chars = input.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -47,7 +80,6 @@ pub fn clean_text_into(input: &str, out: &mut String) -> Cleaned {
             c => out.push(c),
         }
     }
-    stats
 }
 
 /// [`clean_text_into`] into a new string.
@@ -91,6 +123,27 @@ mod tests {
         assert_eq!(t, "a\nb\ncd[31m<U+202E>e\tf");
         assert_eq!(s.control_chars, 2);
         assert_eq!(s.bidi_chars, 1);
+    }
+
+    #[test]
+    fn fast_path_equals_the_careful_path() {
+        let alphabet = ['a', ' ', '\n', '\r', '\t', '\0', '\u{7f}', '\u{85}', 'é', '日', '…', '①', '\u{202E}', '\u{2066}', '\u{200F}', '\u{61C}', 'ب', '\u{FEFF}', '\u{FF5E}', '\u{2028}', '😀'];
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for _ in 0..2000 {
+            let mut s = String::new();
+            for _ in 0..(seed % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            let (fast, fast_stats) = clean_text(&s);
+            let mut careful = String::new();
+            let mut careful_stats = Cleaned::default();
+            clean_chars(&s, &mut careful, &mut careful_stats);
+            assert_eq!(fast, careful, "{s:?}");
+            assert_eq!(fast_stats, careful_stats, "{s:?}");
+        }
     }
 
     #[test]
