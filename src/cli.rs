@@ -65,9 +65,7 @@ pub enum Command {
         relay_domain: Vec<String>,
     },
     /// Check a config file: print every problem, exit 2 on error.
-    CheckConfig {
-        file: PathBuf,
-    },
+    CheckConfig { file: PathBuf },
     /// Quarantined messages.
     Quarantine {
         #[command(subcommand)]
@@ -93,9 +91,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { EXIT_USAGE } else { 0 });
+                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    EXIT_USAGE
+                } else {
+                    0
+                });
             }
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("usage error").trim_start_matches("error: ");
@@ -157,7 +164,15 @@ pub fn main() -> ExitCode {
                     for r in rows {
                         let date = mail_parser::DateTime::from_timestamp(r.received_at as i64).to_rfc3339();
                         let subject = mugaika_sanitizers::text::display_name(r.subject.as_deref().unwrap_or(""), 80);
-                        let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}", r.retrieval_id, date, if r.sender.is_empty() { "<>" } else { &r.sender }, subject, r.reasons.join(","));
+                        let _ = writeln!(
+                            out,
+                            "{}\t{}\t{}\t{}\t{}",
+                            r.retrieval_id,
+                            date,
+                            if r.sender.is_empty() { "<>" } else { &r.sender },
+                            subject,
+                            r.reasons.join(",")
+                        );
                     }
                     ExitCode::SUCCESS
                 }
@@ -214,7 +229,10 @@ fn sanitize(config: Option<PathBuf>, report_path: Option<PathBuf>, input: Option
     let raw = match read_input(input.as_ref(), limit) {
         Ok(raw) => raw,
         Err(e) => {
-            eprintln!("mugaika: cannot read {}: {e}", input.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into()));
+            eprintln!(
+                "mugaika: cannot read {}: {e}",
+                input.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into())
+            );
             return EXIT_USAGE;
         }
     };

@@ -65,9 +65,8 @@ pub struct ConfigError {
 impl Config {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            problems: vec![format!("cannot read {}: {e}", path.display())],
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { problems: vec![format!("cannot read {}: {e}", path.display())] })?;
         Config::parse(&text).map_err(|mut e| {
             for p in &mut e.problems {
                 *p = format!("{}: {p}", path.display());
@@ -78,9 +77,8 @@ impl Config {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
-            problems: vec![e.message().to_string() + &location(text, e.span())],
-        })?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError { problems: vec![e.message().to_string() + &location(text, e.span())] })?;
         config.validate()?;
         Ok(config)
     }
@@ -90,7 +88,9 @@ impl Config {
         let mut problems = self.policy.problems();
         problems.extend(self.server.problems());
         if self.server.max_message_bytes > self.limits.max_message_bytes {
-            problems.push("server.max_message_bytes exceeds limits.max_message_bytes: accepted mail would be quarantined".into());
+            problems.push(
+                "server.max_message_bytes exceeds limits.max_message_bytes: accepted mail would be quarantined".into(),
+            );
         }
         if self.retention_days == 0 {
             problems.push("retention_days must be at least 1".into());

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dsn::{build_dsn, status_from_reply, DsnInput};
-use crate::outbound::{next_retry_delay, Deliverer, OutboundConfig};
-use crate::relay::{unix_now, Relay};
+use crate::dsn::{DsnInput, build_dsn, status_from_reply};
+use crate::outbound::{Deliverer, OutboundConfig, next_retry_delay};
+use crate::relay::{Relay, unix_now};
 use crate::spool::{FinalState, OutboundEntry, QueueId, RcptResult, RcptState, SpoolError};
 use crate::telemetry::Metrics;
 
@@ -107,7 +107,12 @@ pub async fn run(relay: Arc<Relay>, mut shutdown: tokio::sync::watch::Receiver<b
 
 /// One delivery attempt of one queue entry, and its bookkeeping. `Err` when
 /// the outcome could not be made durable: the caller holds the entry back.
-async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deliverer>, entry: OutboundEntry) -> Result<(), ()> {
+async fn attempt(
+    relay: &Arc<Relay>,
+    deliverer: &Deliverer,
+    bounce: Option<&Deliverer>,
+    entry: OutboundEntry,
+) -> Result<(), ()> {
     let id = entry.queue_id().clone();
     let now = unix_now();
     let pending: Vec<String> = entry.pending().map(str::to_string).collect();
@@ -139,7 +144,11 @@ async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deli
     let final_state = if failed.is_empty() && !expired { FinalState::Delivered } else { FinalState::Bounced };
     let spool = relay.spool.clone();
     let fin_id = id.clone();
-    if let Err(e) = tokio::task::spawn_blocking(move || spool.finish(&fin_id, final_state)).await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+    if let Err(e) = tokio::task::spawn_blocking(move || spool.finish(&fin_id, final_state))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
         tracing::error!(queue_id = %id, error = %e, "cannot finish the entry");
         return Err(());
     }
@@ -160,7 +169,12 @@ async fn attempt(relay: &Arc<Relay>, deliverer: &Deliverer, bounce: Option<&Deli
 /// Records an attempt's results durably. `Busy` (another call is committing
 /// the entry) is waited out briefly: a delivery that happened must not be
 /// forgotten because of a race.
-async fn record_attempt(relay: &Arc<Relay>, id: &QueueId, results: Vec<(String, RcptResult)>, next: u64) -> Result<OutboundEntry, ()> {
+async fn record_attempt(
+    relay: &Arc<Relay>,
+    id: &QueueId,
+    results: Vec<(String, RcptResult)>,
+    next: u64,
+) -> Result<OutboundEntry, ()> {
     for round in 0..20 {
         let spool = relay.spool.clone();
         let (rec_id, rec) = (id.clone(), results.clone());
@@ -194,11 +208,12 @@ async fn send_dsn(relay: &Arc<Relay>, bounce: Option<&Deliverer>, entry: &Outbou
         .collect();
     let spool = relay.spool.clone();
     let qid = entry.queue_id().clone();
-    let headers = tokio::task::spawn_blocking(move || spool.read_original(&qid).map(|(_, raw)| header_section(&raw).to_vec()))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let headers =
+        tokio::task::spawn_blocking(move || spool.read_original(&qid).map(|(_, raw)| header_section(&raw).to_vec()))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
     let input = DsnInput {
         reporting_mta: &relay.config.bounce.reporting_mta,
         original_envelope_id: None,

@@ -129,7 +129,9 @@ pub fn build_dsn(input: &DsnInput) -> Option<Vec<u8>> {
     out.extend_from_slice(report.as_bytes());
 
     out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
-    out.extend_from_slice(format!("Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: {headers_cte}\r\n\r\n").as_bytes());
+    out.extend_from_slice(
+        format!("Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: {headers_cte}\r\n\r\n").as_bytes(),
+    );
     out.extend_from_slice(&headers_part);
 
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -142,7 +144,8 @@ pub fn build_dsn(input: &DsnInput) -> Option<Vec<u8>> {
 pub fn status_from_reply(reply: &str, permanent: bool) -> String {
     let mut words = reply.split_whitespace();
     let first = words.next().unwrap_or("");
-    let candidate = if first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) { words.next().unwrap_or("") } else { first };
+    let candidate =
+        if first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) { words.next().unwrap_or("") } else { first };
     if valid_status(candidate) {
         return candidate.to_string();
     }
@@ -203,7 +206,10 @@ fn to_header(sender: &str) -> String {
 
 fn subject(expired: bool) -> String {
     let (ja, en) = if expired {
-        ("配送期限切れのお知らせ（メールを配送できませんでした）", "Delivery expired: Undelivered Mail Returned to Sender")
+        (
+            "配送期限切れのお知らせ（メールを配送できませんでした）",
+            "Delivery expired: Undelivered Mail Returned to Sender",
+        )
     } else {
         ("配送不能のお知らせ（メールを配送できませんでした）", "Undelivered Mail Returned to Sender")
     };
@@ -247,7 +253,11 @@ fn human_text(input: &DsnInput, mta: &str) -> String {
         t.push_str(&format!("{arrival} に受け付けたメールは、次の宛先に配送できませんでした。\n\n"));
     }
     for (rcpt, _, diag) in input.failed {
-        t.push_str(&format!("  宛先: {}\n  理由: {}\n\n", display_text(rcpt, 300), display_text(diag, MAX_DIAGNOSTIC_CHARS)));
+        t.push_str(&format!(
+            "  宛先: {}\n  理由: {}\n\n",
+            display_text(rcpt, 300),
+            display_text(diag, MAX_DIAGNOSTIC_CHARS)
+        ));
     }
     t.push_str(&format!("  差出人: {sender}\n  受付ID（問い合わせ番号）: {rid}\n\n"));
     t.push_str("お問い合わせの際は、この受付IDを管理者にお知らせください。\n");
@@ -266,7 +276,11 @@ fn human_text(input: &DsnInput, mta: &str) -> String {
         ));
     }
     for (rcpt, _, diag) in input.failed {
-        t.push_str(&format!("  Recipient: {}\n  Reason:    {}\n\n", display_text(rcpt, 300), display_text(diag, MAX_DIAGNOSTIC_CHARS)));
+        t.push_str(&format!(
+            "  Recipient: {}\n  Reason:    {}\n\n",
+            display_text(rcpt, 300),
+            display_text(diag, MAX_DIAGNOSTIC_CHARS)
+        ));
     }
     t.push_str(&format!("  Sender:       {sender}\n  Retrieval ID: {rid}\n\n"));
     t.push_str("Please quote the retrieval ID when you contact the administrator.\n");
@@ -342,7 +356,15 @@ fn typed_address(addr: &str) -> String {
 fn ascii_diagnostic(s: &str) -> String {
     s.chars()
         .take(MAX_DIAGNOSTIC_CHARS)
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else if c.is_control() { ' ' } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else if c.is_control() {
+                ' '
+            } else {
+                '?'
+            }
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -375,7 +397,8 @@ fn fold_line(out: &mut Vec<u8>, line: &[u8]) {
         }
         // Last space within a soft window, else the first one before the hard limit.
         let window = rest.get(..FOLD_AT.min(rest.len())).unwrap_or(rest);
-        let soft = window.get(1..limit.min(window.len())).and_then(|w| w.iter().rposition(|&b| b == b' ')).map(|p| p + 1);
+        let soft =
+            window.get(1..limit.min(window.len())).and_then(|w| w.iter().rposition(|&b| b == b' ')).map(|p| p + 1);
         let cut = soft
             .or_else(|| window.iter().skip(1).position(|&b| b == b' ').map(|p| p + 1))
             .unwrap_or_else(|| char_floor(rest, FOLD_AT.min(rest.len())));
@@ -449,11 +472,7 @@ fn quoted_headers(raw: &[u8]) -> (Vec<u8>, &'static str) {
             first = false;
         }
     }
-    if folded.is_ascii() {
-        (folded, "7bit")
-    } else {
-        (quoted_printable(&folded), "quoted-printable")
-    }
+    if folded.is_ascii() { (folded, "7bit") } else { (quoted_printable(&folded), "quoted-printable") }
 }
 
 /// Quoted-printable (RFC 2045) of CRLF-separated lines, output lines ≤ 76.
@@ -582,7 +601,11 @@ mod tests {
     fn failed() -> Vec<(String, String, String)> {
         vec![
             ("nouser@lg.example.jp".to_string(), "5.1.1".to_string(), "550 5.1.1 no such user here".to_string()),
-            ("たろう@lg.example.jp".to_string(), "5.2.2".to_string(), "552 5.2.2 mailbox full\r\nInjected: yes".to_string()),
+            (
+                "たろう@lg.example.jp".to_string(),
+                "5.2.2".to_string(),
+                "552 5.2.2 mailbox full\r\nInjected: yes".to_string(),
+            ),
         ]
     }
 
@@ -638,8 +661,14 @@ mod tests {
         let dsn = build_dsn(&input(&f, HEADERS)).expect("a DSN");
         assert_wire_safe(&dsn);
         let msg = MessageParser::default().parse(&dsn).expect("parses");
-        assert_eq!(msg.subject(), Some("配送不能のお知らせ（メールを配送できませんでした） / Undelivered Mail Returned to Sender"));
-        assert_eq!(msg.from().and_then(|a| a.first()).and_then(|a| a.address()), Some("MAILER-DAEMON@mugaika.lg.example.jp"));
+        assert_eq!(
+            msg.subject(),
+            Some("配送不能のお知らせ（メールを配送できませんでした） / Undelivered Mail Returned to Sender")
+        );
+        assert_eq!(
+            msg.from().and_then(|a| a.first()).and_then(|a| a.address()),
+            Some("MAILER-DAEMON@mugaika.lg.example.jp")
+        );
         assert_eq!(msg.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("sender@example.com"));
         assert_eq!(msg.message_id(), Some("1700003600.0123456789ABCDEF.dsn@mugaika.lg.example.jp"));
         assert_eq!(msg.header_raw("Auto-Submitted").map(str::trim), Some("auto-replied"));
@@ -653,7 +682,9 @@ mod tests {
             .parts
             .iter()
             .skip(1)
-            .map(|p| p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default())
+            .map(|p| {
+                p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default()
+            })
             .collect();
         assert_eq!(types, ["text/plain", "message/delivery-status", "text/rfc822-headers"]);
 
@@ -712,7 +743,15 @@ mod tests {
     #[test]
     fn no_dsn_for_null_sender_or_bounce_addresses() {
         let f = failed();
-        for sender in ["", "MAILER-DAEMON@mugaika.lg.example.jp", "mailer-daemon@other.example", "\"MAILER-DAEMON\"@x.example", "no-at-sign", "a@b\r\nBcc: x@y", "<a@b>"] {
+        for sender in [
+            "",
+            "MAILER-DAEMON@mugaika.lg.example.jp",
+            "mailer-daemon@other.example",
+            "\"MAILER-DAEMON\"@x.example",
+            "no-at-sign",
+            "a@b\r\nBcc: x@y",
+            "<a@b>",
+        ] {
             let mut i = input(&f, HEADERS);
             i.mail_from = sender;
             assert!(build_dsn(&i).is_none(), "DSN built for {sender:?}");
@@ -758,7 +797,11 @@ mod tests {
         assert!(quoted_s.contains("日本"), "{quoted_s}");
         let body = quoted.strip_suffix(b"\n").unwrap_or(&quoted);
         for line in body.split(|&b| b == b'\n') {
-            assert!(line.len() <= 999 && !line.is_empty() && line != b"\r", "bad line {:?}", String::from_utf8_lossy(line));
+            assert!(
+                line.len() <= 999 && !line.is_empty() && line != b"\r",
+                "bad line {:?}",
+                String::from_utf8_lossy(line)
+            );
         }
         let xs = quoted.iter().filter(|&&b| b == b'x').count();
         assert_eq!(xs, 5000, "folded, not cut");
@@ -766,9 +809,8 @@ mod tests {
 
     #[test]
     fn huge_and_odd_inputs() {
-        let many: Vec<(String, String, String)> = (0..300)
-            .map(|i| (format!("user{i}@lg.example.jp"), "bogus".to_string(), "\u{1}".repeat(3000)))
-            .collect();
+        let many: Vec<(String, String, String)> =
+            (0..300).map(|i| (format!("user{i}@lg.example.jp"), "bogus".to_string(), "\u{1}".repeat(3000))).collect();
         let long_rcpt = vec![("ü".repeat(2000) + "@example.jp", "5.1.1".to_string(), "y".repeat(4000))];
         let headers = vec![b'a'; 200_000];
         for f in [&many, &long_rcpt] {
@@ -802,7 +844,13 @@ mod tests {
         for round in 0..200 {
             let len = (next() % 3000) as usize;
             let raw: Vec<u8> = (0..len)
-                .map(|_| if next() % 4 == 0 { alphabet[(next() as usize) % alphabet.len()] } else { b'a' + (next() % 26) as u8 })
+                .map(|_| {
+                    if next() % 4 == 0 {
+                        alphabet[(next() as usize) % alphabet.len()]
+                    } else {
+                        b'a' + (next() % 26) as u8
+                    }
+                })
                 .collect();
             let dsn = build_dsn(&input(&f, &raw)).expect("dsn");
             assert_wire_safe(&dsn);

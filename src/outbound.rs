@@ -243,10 +243,7 @@ pub fn next_retry_delay(config: &OutboundConfig, attempts: u32) -> u64 {
     let first = config.first_retry_secs.max(1);
     let cap = config.max_retry_secs.max(1);
     let doublings = attempts.saturating_sub(1).min(63);
-    let delay = 1u64
-        .checked_shl(doublings)
-        .and_then(|factor| first.checked_mul(factor))
-        .unwrap_or(u64::MAX);
+    let delay = 1u64.checked_shl(doublings).and_then(|factor| first.checked_mul(factor)).unwrap_or(u64::MAX);
     delay.min(cap)
 }
 
@@ -369,7 +366,8 @@ impl Deliverer {
             }
             None => None,
         };
-        let max_conns = usize::try_from(config.max_connections_per_hop).unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
+        let max_conns =
+            usize::try_from(config.max_connections_per_hop).unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
         let mut hops = Vec::with_capacity(config.next_hops.len());
         for name in &config.next_hops {
             let (host, port) = parse_hop(name).map_err(|e| OutboundError::Config(vec![e]))?;
@@ -412,7 +410,13 @@ impl Deliverer {
     /// Returns one result per distinct recipient, in first-seen order. See the
     /// module doc for the mapping of replies and the failover rules.
     /// `queue_id` is only for the logs.
-    pub async fn deliver(&self, mail_from: &str, rcpts: &[String], body: &[u8], queue_id: &str) -> Vec<(String, RcptResult)> {
+    pub async fn deliver(
+        &self,
+        mail_from: &str,
+        rcpts: &[String],
+        body: &[u8],
+        queue_id: &str,
+    ) -> Vec<(String, RcptResult)> {
         let mut seen = HashSet::new();
         let distinct: Vec<&String> = rcpts.iter().filter(|r| seen.insert(r.as_str())).collect();
         let mut results: Vec<(String, Option<RcptResult>)> = distinct.iter().map(|r| ((*r).clone(), None)).collect();
@@ -450,14 +454,8 @@ impl Deliverer {
         }
         let needs_smtputf8 = !mail_from.is_ascii() || tx_rcpts.iter().any(|(r, _)| !r.is_ascii());
         let body = prepare_body(body);
-        let tx = Transaction {
-            queue_id,
-            sender,
-            needs_8bitmime: !body.is_ascii(),
-            body,
-            rcpts: tx_rcpts,
-            needs_smtputf8,
-        };
+        let tx =
+            Transaction { queue_id, sender, needs_8bitmime: !body.is_ascii(), body, rcpts: tx_rcpts, needs_smtputf8 };
 
         let mut last_failure: Option<HopFailure> = None;
         let mut every_failure_capability = true;
@@ -472,7 +470,12 @@ impl Deliverer {
                     return finish(results, &RcptResult::Deferred { reply: "4.3.0 no result recorded".to_string() });
                 }
                 Err(failure) => {
-                    tracing::warn!(queue_id, hop = hop.name.as_str(), reply = failure.reply.as_str(), "outbound: hop failed, trying the next one");
+                    tracing::warn!(
+                        queue_id,
+                        hop = hop.name.as_str(),
+                        reply = failure.reply.as_str(),
+                        "outbound: hop failed, trying the next one"
+                    );
                     every_failure_capability &= failure.capability;
                     last_failure = Some(failure);
                 }
@@ -552,7 +555,9 @@ impl Deliverer {
                 self.checkin(hop, conn);
                 return Ok(self.all(tx, &hop.name, &result));
             }
-            Ok(Err(e)) => return Err(HopFailure::transient(format!("{} (MAIL FROM at {})", error_reply(&e), hop.name))),
+            Ok(Err(e)) => {
+                return Err(HopFailure::transient(format!("{} (MAIL FROM at {})", error_reply(&e), hop.name)));
+            }
             Err(_) => return Err(HopFailure::transient(format!("4.4.2 MAIL FROM at {}: timed out", hop.name))),
         }
 
@@ -560,7 +565,8 @@ impl Deliverer {
         let mut results = Vec::with_capacity(tx.rcpts.len());
         let mut accepted = Vec::new();
         for (i, (rcpt, address)) in tx.rcpts.iter().enumerate() {
-            let outcome = timeout(self.command_timeout, conn.conn.command(Rcpt::new(address.clone(), Vec::new()))).await;
+            let outcome =
+                timeout(self.command_timeout, conn.conn.command(Rcpt::new(address.clone(), Vec::new()))).await;
             let result = match outcome {
                 Ok(Ok(response)) => {
                     accepted.push(rcpt.clone());
@@ -573,7 +579,14 @@ impl Deliverer {
                     let reason = broken_reason(&hop.name, "RCPT TO", &broken);
                     drop(conn);
                     let deferred = RcptResult::Deferred { reply: reason };
-                    return Ok(self.settle(tx, &hop.name, results, &accepted, tx.rcpts.get(i..).unwrap_or(&[]), &deferred));
+                    return Ok(self.settle(
+                        tx,
+                        &hop.name,
+                        results,
+                        &accepted,
+                        tx.rcpts.get(i..).unwrap_or(&[]),
+                        &deferred,
+                    ));
                 }
             };
             if !matches!(result, RcptResult::Delivered { .. }) {
@@ -602,7 +615,14 @@ impl Deliverer {
             broken => {
                 let reason = broken_reason(&hop.name, "DATA", &broken);
                 drop(conn);
-                return Ok(self.settle(tx, &hop.name, results, &accepted, &[], &RcptResult::Deferred { reply: reason }));
+                return Ok(self.settle(
+                    tx,
+                    &hop.name,
+                    results,
+                    &accepted,
+                    &[],
+                    &RcptResult::Deferred { reply: reason },
+                ));
             }
         }
 
@@ -672,13 +692,20 @@ impl Deliverer {
                     tracing::debug!(queue_id, hop = hop.name.as_str(), "outbound: reusing connection");
                     return Ok(Conn { conn: idle.conn, _slot: slot });
                 }
-                _ => tracing::debug!(queue_id, hop = hop.name.as_str(), "outbound: idle connection failed RSET, dropped"),
+                _ => {
+                    tracing::debug!(queue_id, hop = hop.name.as_str(), "outbound: idle connection failed RSET, dropped")
+                }
             }
         }
         match self.connect(hop).await {
             Ok(conn) => {
                 *lock(&hop.down_until) = None;
-                tracing::debug!(queue_id, hop = hop.name.as_str(), encrypted = conn.is_encrypted(), "outbound: connected");
+                tracing::debug!(
+                    queue_id,
+                    hop = hop.name.as_str(),
+                    encrypted = conn.is_encrypted(),
+                    "outbound: connected"
+                );
                 Ok(Conn { conn, _slot: slot })
             }
             Err(reply) => {
@@ -716,7 +743,8 @@ impl Deliverer {
             }
         };
         if want_tls && let Some(params) = &hop.tls {
-            match timeout(self.command_timeout.saturating_mul(2), conn.starttls(params.clone(), &self.client_id)).await {
+            match timeout(self.command_timeout.saturating_mul(2), conn.starttls(params.clone(), &self.client_id)).await
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     return Err(format!("4.7.10 STARTTLS with {} failed: {}", hop.name, clean_reply(&error_chain(&e))));
@@ -745,8 +773,12 @@ fn finish(results: Vec<(String, Option<RcptResult>)>, default: &RcptResult) -> V
 
 fn log_result(queue_id: &str, hop: &str, rcpt: &str, result: &RcptResult) {
     match result {
-        RcptResult::Delivered { reply } => tracing::info!(queue_id, hop, rcpt, reply = reply.as_str(), "outbound: delivered"),
-        RcptResult::Deferred { reply } => tracing::warn!(queue_id, hop, rcpt, reply = reply.as_str(), "outbound: deferred"),
+        RcptResult::Delivered { reply } => {
+            tracing::info!(queue_id, hop, rcpt, reply = reply.as_str(), "outbound: delivered")
+        }
+        RcptResult::Deferred { reply } => {
+            tracing::warn!(queue_id, hop, rcpt, reply = reply.as_str(), "outbound: deferred")
+        }
         RcptResult::Failed { reply } => tracing::warn!(queue_id, hop, rcpt, reply = reply.as_str(), "outbound: failed"),
     }
 }
@@ -879,7 +911,11 @@ fn connect_error_reply(hop: &str, e: &SmtpError) -> String {
 }
 
 /// The reply for a command that timed out or broke the connection.
-fn broken_reason(hop: &str, stage: &str, outcome: &Result<Result<Response, SmtpError>, tokio::time::error::Elapsed>) -> String {
+fn broken_reason(
+    hop: &str,
+    stage: &str,
+    outcome: &Result<Result<Response, SmtpError>, tokio::time::error::Elapsed>,
+) -> String {
     match outcome {
         Err(_) => clean_reply(&format!("4.4.2 {stage} at {hop}: timed out")),
         Ok(Err(e)) => clean_reply(&format!("4.4.2 {stage} at {hop}: connection broken: {}", error_chain(e))),
@@ -1130,15 +1166,37 @@ asyncio.run(main())
     async fn mixed_per_recipient_outcomes() {
         let sink = Sink::start(&[]);
         let d = Deliverer::try_new(&config(vec![sink.hop()])).expect("deliverer");
-        let to = rcpts(&["ok1@lg.example.jp", "reject@lg.example.jp", "defer@lg.example.jp", "ok2@lg.example.jp", "ok1@lg.example.jp", "not an address"]);
+        let to = rcpts(&[
+            "ok1@lg.example.jp",
+            "reject@lg.example.jp",
+            "defer@lg.example.jp",
+            "ok2@lg.example.jp",
+            "ok1@lg.example.jp",
+            "not an address",
+        ]);
         let results = d.deliver("sender@example.com", &to, BODY, "Q2").await;
         let got: Vec<&str> = results.iter().map(|(r, _)| r.as_str()).collect();
-        assert_eq!(got, ["ok1@lg.example.jp", "reject@lg.example.jp", "defer@lg.example.jp", "ok2@lg.example.jp", "not an address"]);
+        assert_eq!(
+            got,
+            ["ok1@lg.example.jp", "reject@lg.example.jp", "defer@lg.example.jp", "ok2@lg.example.jp", "not an address"]
+        );
         assert!(is_delivered(&results[0].1), "{:?}", results[0]);
-        assert!(matches!(&results[1].1, RcptResult::Failed { reply } if reply.starts_with("550 5.1.1")), "{:?}", results[1]);
-        assert!(matches!(&results[2].1, RcptResult::Deferred { reply } if reply.starts_with("451 4.2.1")), "{:?}", results[2]);
+        assert!(
+            matches!(&results[1].1, RcptResult::Failed { reply } if reply.starts_with("550 5.1.1")),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(&results[2].1, RcptResult::Deferred { reply } if reply.starts_with("451 4.2.1")),
+            "{:?}",
+            results[2]
+        );
         assert!(is_delivered(&results[3].1), "{:?}", results[3]);
-        assert!(matches!(&results[4].1, RcptResult::Failed { reply } if reply.starts_with("5.1.3")), "{:?}", results[4]);
+        assert!(
+            matches!(&results[4].1, RcptResult::Failed { reply } if reply.starts_with("5.1.3")),
+            "{:?}",
+            results[4]
+        );
         let msgs = sink.messages();
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].0, ["MAIL sender@example.com", "RCPT ok1@lg.example.jp", "RCPT ok2@lg.example.jp"]);
@@ -1148,10 +1206,12 @@ asyncio.run(main())
     async fn no_data_when_every_rcpt_refused_and_mail_5xx_fails_all() {
         let sink = Sink::start(&[]);
         let d = Deliverer::try_new(&config(vec![sink.hop()])).expect("deliverer");
-        let results = d.deliver("sender@example.com", &rcpts(&["reject@lg.example.jp", "defer@lg.example.jp"]), BODY, "Q3").await;
+        let results =
+            d.deliver("sender@example.com", &rcpts(&["reject@lg.example.jp", "defer@lg.example.jp"]), BODY, "Q3").await;
         assert!(matches!(results[0].1, RcptResult::Failed { .. }));
         assert!(matches!(results[1].1, RcptResult::Deferred { .. }));
-        let results = d.deliver("mailreject@example.com", &rcpts(&["a@lg.example.jp", "b@lg.example.jp"]), BODY, "Q4").await;
+        let results =
+            d.deliver("mailreject@example.com", &rcpts(&["a@lg.example.jp", "b@lg.example.jp"]), BODY, "Q4").await;
         for (_, r) in &results {
             assert!(matches!(r, RcptResult::Failed { reply } if reply.starts_with("550 5.7.1")), "{r:?}");
         }
@@ -1190,11 +1250,19 @@ asyncio.run(main())
 
     #[tokio::test]
     async fn every_hop_down_defers_everyone() {
-        let d = Deliverer::try_new(&config(vec![format!("127.0.0.1:{}", closed_port()), format!("127.0.0.1:{}", closed_port())])).expect("deliverer");
-        let results = d.deliver("sender@example.com", &rcpts(&["a@lg.example.jp", "b@lg.example.jp"]), BODY, "Q8").await;
+        let d = Deliverer::try_new(&config(vec![
+            format!("127.0.0.1:{}", closed_port()),
+            format!("127.0.0.1:{}", closed_port()),
+        ]))
+        .expect("deliverer");
+        let results =
+            d.deliver("sender@example.com", &rcpts(&["a@lg.example.jp", "b@lg.example.jp"]), BODY, "Q8").await;
         assert_eq!(results.len(), 2);
         for (_, r) in &results {
-            assert!(matches!(r, RcptResult::Deferred { reply } if reply.starts_with("4.4.1 connect to") && reply.ends_with("(every next hop failed)")), "{r:?}");
+            assert!(
+                matches!(r, RcptResult::Deferred { reply } if reply.starts_with("4.4.1 connect to") && reply.ends_with("(every next hop failed)")),
+                "{r:?}"
+            );
             let RcptResult::Deferred { reply } = r else { unreachable!() };
             assert_eq!(crate::dsn::status_from_reply(reply, false), "4.4.1");
         }
@@ -1274,7 +1342,8 @@ asyncio.run(main())
     async fn utf8_address_without_smtputf8_fails() {
         let sink = Sink::start(&["--no-smtputf8"]);
         let d = Deliverer::try_new(&config(vec![sink.hop()])).expect("deliverer");
-        let results = d.deliver("sender@example.com", &rcpts(&["たろう@lg.example.jp", "a@lg.example.jp"]), BODY, "QV").await;
+        let results =
+            d.deliver("sender@example.com", &rcpts(&["たろう@lg.example.jp", "a@lg.example.jp"]), BODY, "QV").await;
         for (_, r) in &results {
             assert!(matches!(r, RcptResult::Failed { reply } if reply.starts_with("5.6.7")), "{r:?}");
         }
@@ -1295,7 +1364,10 @@ asyncio.run(main())
     async fn bad_sender_fails_everyone_without_connecting() {
         let d = Deliverer::try_new(&config(vec![format!("127.0.0.1:{}", closed_port())])).expect("deliverer");
         let results = d.deliver("bad sender\r\nRSET", &rcpts(&["a@lg.example.jp"]), BODY, "QS").await;
-        assert!(matches!(&results[0].1, RcptResult::Failed { reply } if reply.starts_with("5.1.7") && !reply.contains('\r')), "{results:?}");
+        assert!(
+            matches!(&results[0].1, RcptResult::Failed { reply } if reply.starts_with("5.1.7") && !reply.contains('\r')),
+            "{results:?}"
+        );
     }
 
     /// A test CA and a leaf for 127.0.0.1 signed by it, made with the openssl CLI.
@@ -1307,10 +1379,36 @@ asyncio.run(main())
             assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        run(&[&["req", "-x509"][..], &ec[..], &["-days", "2", "-subj", "/CN=mugaika test CA", "-keyout", "ca.key", "-out", "ca.pem"][..]].concat());
-        run(&[&["req"][..], &ec[..], &["-subj", "/CN=127.0.0.1", "-keyout", "leaf.key", "-out", "leaf.csr"][..]].concat());
-        std::fs::write(dir.join("leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").expect("ext");
-        run(&["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "leaf.pem"]);
+        run(&[
+            &["req", "-x509"][..],
+            &ec[..],
+            &["-days", "2", "-subj", "/CN=mugaika test CA", "-keyout", "ca.key", "-out", "ca.pem"][..],
+        ]
+        .concat());
+        run(&[&["req"][..], &ec[..], &["-subj", "/CN=127.0.0.1", "-keyout", "leaf.key", "-out", "leaf.csr"][..]]
+            .concat());
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ]);
     }
 
     #[tokio::test]
@@ -1338,18 +1436,28 @@ asyncio.run(main())
         for tls in [TlsMode::Required, TlsMode::Opportunistic] {
             let d = Deliverer::try_new(&OutboundConfig { tls, ..config(vec![sink.hop()]) }).expect("deliverer");
             let results = d.deliver("sender@example.com", &to, BODY, "QT3").await;
-            assert!(matches!(&results[0].1, RcptResult::Deferred { reply } if reply.contains("4.7.10")), "{tls:?} {results:?}");
+            assert!(
+                matches!(&results[0].1, RcptResult::Deferred { reply } if reply.contains("4.7.10")),
+                "{tls:?} {results:?}"
+            );
         }
         assert_eq!(sink.messages().len(), 2);
 
         // A ca_file that is not PEM is a setup error.
         std::fs::write(pki.join("junk.pem"), "not a certificate").expect("write");
-        let junk = OutboundConfig { tls: TlsMode::Required, ca_file: Some(pki.join("junk.pem").to_string_lossy().into_owned()), ..config(vec![sink.hop()]) };
+        let junk = OutboundConfig {
+            tls: TlsMode::Required,
+            ca_file: Some(pki.join("junk.pem").to_string_lossy().into_owned()),
+            ..config(vec![sink.hop()])
+        };
         assert!(Deliverer::try_new(&junk).is_err());
         // new() never fails: it defers everything, with the reason.
         let d = Deliverer::new(&junk);
         let results = d.deliver("sender@example.com", &to, BODY, "QT4").await;
-        assert!(matches!(&results[0].1, RcptResult::Deferred { reply } if reply.starts_with("4.3.5") && reply.contains("ca_file")), "{results:?}");
+        assert!(
+            matches!(&results[0].1, RcptResult::Deferred { reply } if reply.starts_with("4.3.5") && reply.contains("ca_file")),
+            "{results:?}"
+        );
         let _ = std::fs::remove_dir_all(&pki);
     }
 

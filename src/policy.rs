@@ -96,7 +96,8 @@ impl PolicyConfig {
     pub fn decide(&self, report: &Report, has_output: bool) -> (Verdict, Vec<String>) {
         let mut reasons: Vec<String> = Vec::new();
         for f in &report.findings {
-            if self.action_for(f.code, f.severity) == FindingAction::Quarantine && !reasons.iter().any(|r| r == f.code) {
+            if self.action_for(f.code, f.severity) == FindingAction::Quarantine && !reasons.iter().any(|r| r == f.code)
+            {
                 reasons.push(f.code.to_string());
             }
         }

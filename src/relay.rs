@@ -134,7 +134,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
 }
 
 async fn wait_for_signals(relay: &Arc<Relay>, config_path: Option<PathBuf>) {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
     else {

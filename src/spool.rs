@@ -213,8 +213,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Index, IndexError, IndexRow};
 pub use crate::store::MessageState;
+use crate::store::{Index, IndexError, IndexRow};
 
 const MESSAGE_FORMAT: &str = "mugaika-message/1";
 const OUTBOUND_FORMAT: &str = "mugaika-outbound/1";
@@ -463,11 +463,7 @@ impl SpoolError {
 
     /// The SMTP reply for a failed `accept`.
     pub fn smtp_reply(&self) -> &'static str {
-        if self.is_storage() {
-            "452 4.3.1 Insufficient system storage"
-        } else {
-            "451 4.3.0 Local error in processing"
-        }
+        if self.is_storage() { "452 4.3.1 Insufficient system storage" } else { "451 4.3.0 Local error in processing" }
     }
 }
 
@@ -752,8 +748,8 @@ impl Spool {
         let _busy = self.claim(&envelope.queue_id)?;
         let raw_len: u64 = raw.iter().map(|p| p.len() as u64).sum();
         let header = MessageHeader { format: MESSAGE_FORMAT.into(), raw_len, envelope: envelope.clone() };
-        let mut line = serde_json::to_vec(&header)
-            .map_err(|e| SpoolError::Invalid { what: "envelope", detail: e.to_string() })?;
+        let mut line =
+            serde_json::to_vec(&header).map_err(|e| SpoolError::Invalid { what: "envelope", detail: e.to_string() })?;
         line.push(b'\n');
         if line.len() > MAX_HEADER_BYTES {
             return Err(SpoolError::Invalid { what: "envelope", detail: "larger than 1 MiB".into() });
@@ -1571,11 +1567,8 @@ fn empty_dir(dir: &Path) -> Result<usize, SpoolError> {
 /// Moves an unreadable file to `corrupt/` (never deletes it).
 fn move_aside(dir: &Path, path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let parent = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let parent =
+        path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dest = dir.join("corrupt").join(format!("{parent}-{name}"));
     match fs::rename(path, &dest) {
         Ok(()) => dest,
@@ -1586,7 +1579,9 @@ fn move_aside(dir: &Path, path: &Path) -> PathBuf {
 /// Removes a file; a file already gone is fine.
 fn remove_existing(path: &Path) -> Result<(), SpoolError> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(SpoolError::Io { op: "remove", path: path.to_path_buf(), source: e }),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(SpoolError::Io { op: "remove", path: path.to_path_buf(), source: e })
+        }
         _ => Ok(()),
     }
 }
@@ -1611,7 +1606,6 @@ fn free_bytes(path: &Path) -> Result<u64, SpoolError> {
     #[allow(clippy::unnecessary_cast)]
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1676,7 +1670,11 @@ mod tests {
     }
 
     fn deliver(spool: &Spool, id: &QueueId) {
-        let outcome = SanitisedOutcome::Deliver { sanitised: b"Subject: safe\r\n\r\nsafe\r\n", next_attempt: 100, expires_at: 1000 };
+        let outcome = SanitisedOutcome::Deliver {
+            sanitised: b"Subject: safe\r\n\r\nsafe\r\n",
+            next_attempt: 100,
+            expires_at: 1000,
+        };
         spool.mark_sanitised(id, &info(), outcome).unwrap();
     }
 
@@ -1697,7 +1695,9 @@ mod tests {
     #[test]
     fn queue_ids_are_validated() {
         assert!(QueueId::parse("0123456789ABCDEF").is_some());
-        for bad in ["", "0123456789abcdef", "0123456789ABCDE", "0123456789ABCDEF0", "../../etc/passwd", "0123456789ABCDEG"] {
+        for bad in
+            ["", "0123456789abcdef", "0123456789ABCDE", "0123456789ABCDEF0", "../../etc/passwd", "0123456789ABCDEG"]
+        {
             assert!(QueueId::parse(bad).is_none(), "{bad}");
         }
         assert!(serde_json::from_str::<QueueId>("\"../x\"").is_err());
@@ -1842,19 +1842,14 @@ mod tests {
         deliver(&spool, &a.queue_id);
         quarantine(&spool, &b.queue_id);
         assert_eq!(spool.queue_len(), 0);
-        assert!(matches!(
-            spool.record_attempt(&a.queue_id, &[], 1),
-            Err(SpoolError::NotFound(_))
-        ));
+        assert!(matches!(spool.record_attempt(&a.queue_id, &[], 1), Err(SpoolError::NotFound(_))));
         let unknown = QueueId::parse("00000000000000AA").unwrap();
         assert!(matches!(spool.finish(&unknown, FinalState::Delivered), Err(SpoolError::NotFound(_))));
         let o = SanitisedOutcome::Deliver { sanitised: b"x", next_attempt: 0, expires_at: 0 };
         assert!(matches!(spool.mark_sanitised(&unknown, &info(), o), Err(SpoolError::NotFound(_))));
         // The last one is delivered normally.
         deliver(&spool, &c.queue_id);
-        spool
-            .record_attempt(&c.queue_id, &[delivered("a@city.lg.jp"), delivered("b@city.lg.jp")], 0)
-            .unwrap();
+        spool.record_attempt(&c.queue_id, &[delivered("a@city.lg.jp"), delivered("b@city.lg.jp")], 0).unwrap();
         spool.finish(&c.queue_id, FinalState::Delivered).unwrap();
         drop(spool);
         let (spool, rec) = open(d.path());
@@ -1891,7 +1886,8 @@ mod tests {
         let m6 = accept_one(&spool, 6);
         drop(spool);
 
-        fs::rename(store.join(format!("{}.eml", m1.retrieval_id)), incoming.join(format!("{}.msg", m1.queue_id))).unwrap();
+        fs::rename(store.join(format!("{}.eml", m1.retrieval_id)), incoming.join(format!("{}.msg", m1.queue_id)))
+            .unwrap();
         fs::write(out.join(format!("{}.eml", m2.queue_id)), b"half").unwrap();
         let mut e3 = fs::read(out.join(format!("{}.json", m1.queue_id))).unwrap();
         e3 = String::from_utf8(e3)
@@ -1900,7 +1896,8 @@ mod tests {
             .replace(&m1.retrieval_id, &m3.retrieval_id)
             .into_bytes();
         fs::write(out.join(format!("{}.json", m3.queue_id)), e3).unwrap();
-        fs::rename(store.join(format!("{}.eml", m4.retrieval_id)), incoming.join(format!("{}.msg", m4.queue_id))).unwrap();
+        fs::rename(store.join(format!("{}.eml", m4.retrieval_id)), incoming.join(format!("{}.msg", m4.queue_id)))
+            .unwrap();
         fs::write(out.join(format!("{}.json", m5.queue_id)), json5).unwrap();
         fs::write(out.join(format!("{}.eml", m5.queue_id)), eml5).unwrap();
         fs::remove_file(incoming.join(format!("{}.msg", m6.queue_id))).unwrap();
@@ -1997,7 +1994,8 @@ short"#;
     #[test]
     fn reserve_breach_is_a_distinct_error_and_leaves_nothing() {
         let d = TempDir::new("full");
-        let (spool, _) = Spool::open(d.path(), SpoolConfig { reserve_bytes: u64::MAX / 4, group_commit: true }).unwrap();
+        let (spool, _) =
+            Spool::open(d.path(), SpoolConfig { reserve_bytes: u64::MAX / 4, group_commit: true }).unwrap();
         let env = envelope(&spool, 1);
         let err = spool.accept(&env, &[RAW]).unwrap_err();
         assert!(matches!(err, SpoolError::InsufficientSpace { .. }), "{err}");
@@ -2165,8 +2163,11 @@ short"#;
         // m2: a purge interrupted after its original was removed.
         fs::remove_file(store.join(format!("{}.eml", m2.retrieval_id))).unwrap();
         // m3: an original in the store with no record and no queue entry.
-        fs::rename(dir.join("incoming").join(format!("{}.msg", m3.queue_id)), store.join(format!("{}.eml", m3.retrieval_id)))
-            .unwrap();
+        fs::rename(
+            dir.join("incoming").join(format!("{}.msg", m3.queue_id)),
+            store.join(format!("{}.eml", m3.retrieval_id)),
+        )
+        .unwrap();
         fs::write(store.join("junk.json"), b"[]").unwrap();
         for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
             remove_quietly(&dir.join(name));
@@ -2225,7 +2226,9 @@ short"#;
                             1 => {
                                 deliver(&spool, id);
                                 say("SAN", id);
-                                spool.record_attempt(id, &[delivered("a@city.lg.jp"), delivered("b@city.lg.jp")], 9).unwrap();
+                                spool
+                                    .record_attempt(id, &[delivered("a@city.lg.jp"), delivered("b@city.lg.jp")], 9)
+                                    .unwrap();
                                 spool.finish(id, FinalState::Delivered).unwrap();
                                 say("FIN", id);
                             }

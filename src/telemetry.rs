@@ -9,8 +9,8 @@
 //! and no attack surface worth the name.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,7 +84,8 @@ impl Metrics {
             ("mugaika_sanitise_errors_total", "sanitiser runs that failed (quarantined)", &self.sanitise_errors),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ =
+                writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
         }
         let gauges: [(&str, &str, &AtomicU64); 3] = [
             ("mugaika_queue_depth", "messages in the outbound queue", &self.queue_depth),

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use mugaika_sanitizers::{Pipeline, Sanitized, Verdict};
 
-use crate::relay::{unix_now, Relay};
+use crate::relay::{Relay, unix_now};
 use crate::spool::{MessageInfo, QueueId, SanitisedOutcome};
 use crate::telemetry::Metrics;
 
@@ -134,7 +134,9 @@ async fn sanitise_one(relay: &Arc<Relay>, pipeline: &Arc<Pipeline>, id: QueueId)
     match recorded {
         Ok(Ok(Verdict::Deliver)) => relay.wake_delivery(),
         Ok(Ok(Verdict::Quarantine)) => Metrics::inc(&relay.metrics.quarantined),
-        Ok(Err(e)) => tracing::error!(queue_id = %id, error = %e, "cannot record the sanitiser's outcome; retried at next start"),
+        Ok(Err(e)) => {
+            tracing::error!(queue_id = %id, error = %e, "cannot record the sanitiser's outcome; retried at next start")
+        }
         Err(e) => tracing::error!(queue_id = %id, error = %e, "record task failed"),
     }
 }

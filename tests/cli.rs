@@ -10,7 +10,8 @@ fn mugaika() -> Command {
 }
 
 fn run_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = mugaika().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        mugaika().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -47,7 +48,8 @@ fn input_file_and_report_of_a_delivered_message() {
     let input = dir.join("in.eml");
     std::fs::write(&input, PLAIN).unwrap();
     let report = dir.join("r.json");
-    let out = mugaika().args(["sanitize", "--report", report.to_str().unwrap(), input.to_str().unwrap()]).output().unwrap();
+    let out =
+        mugaika().args(["sanitize", "--report", report.to_str().unwrap(), input.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["verdict"], "deliver");
@@ -58,7 +60,8 @@ fn input_file_and_report_of_a_delivered_message() {
 
 #[test]
 fn usage_and_config_errors_exit_2_with_one_line() {
-    for args in [&["sanitize", "--bogus"][..], &["sanitize", "--config", "/nonexistent/mugaika.toml"], &["frobnicate"]] {
+    for args in [&["sanitize", "--bogus"][..], &["sanitize", "--config", "/nonexistent/mugaika.toml"], &["frobnicate"]]
+    {
         let out = run_stdin(args, PLAIN);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty());
@@ -74,7 +77,10 @@ fn usage_and_config_errors_exit_2_with_one_line() {
     let out = mugaika().args(["check-config", bad.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8(out.stderr).unwrap().lines().count(), 2, "every problem on its own line");
-    let out = mugaika().args(["check-config", common::root().join("config/mugaika.toml").to_str().unwrap()]).output().unwrap();
+    let out = mugaika()
+        .args(["check-config", common::root().join("config/mugaika.toml").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
 

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use mugaika_sanitizers::verify::{output_text, verify_output, VerifyConfig};
 use mugaika_sanitizers::Verdict;
+use mugaika_sanitizers::verify::{VerifyConfig, output_text, verify_output};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +59,10 @@ fn subject_of(output: &[u8]) -> Option<String> {
 fn check_case(eml: &Path, bless: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let sidecar = eml.with_extension("toml");
-    let expect: Expect = match std::fs::read_to_string(&sidecar).map_err(|e| e.to_string()).and_then(|t| toml::from_str(&t).map_err(|e| e.to_string())) {
+    let expect: Expect = match std::fs::read_to_string(&sidecar)
+        .map_err(|e| e.to_string())
+        .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()))
+    {
         Ok(e) => e,
         Err(e) => return vec![format!("sidecar {}: {e}", sidecar.display())],
     };
@@ -104,10 +107,10 @@ fn check_case(eml: &Path, bless: bool) -> Vec<String> {
                 problems.push(format!("text contains {s:?}"));
             }
         }
-        if let Some(want) = &expect.subject {
-            if subject.as_deref() != Some(want.as_str()) {
-                problems.push(format!("subject {subject:?}, expected {want:?}"));
-            }
+        if let Some(want) = &expect.subject
+            && subject.as_deref() != Some(want.as_str())
+        {
+            problems.push(format!("subject {subject:?}, expected {want:?}"));
         }
     }
     let snapshot = Snapshot { verdict: verdict.to_string(), reasons: report.reasons.clone(), codes, subject, text };

@@ -6,9 +6,9 @@ mod common;
 
 use proptest::prelude::*;
 
-use mugaika_sanitizers::notice::strip_notices;
-use mugaika_sanitizers::verify::{output_text, verify_output, VerifyConfig};
 use mugaika_sanitizers::Verdict;
+use mugaika_sanitizers::notice::strip_notices;
+use mugaika_sanitizers::verify::{VerifyConfig, output_text, verify_output};
 
 fn check(raw: &[u8]) -> Result<(), TestCaseError> {
     let r = common::sanitize(raw);
@@ -53,8 +53,25 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let token = prop::sample::select(vec![
-        &b"\r\n"[..], b"\n", b"\r", b"--", b"=?", b"?=", b"boundary=", b"Content-Type: ", b"multipart/mixed",
-        b"text/html", b"base64", b"=\r\n", b"<script>", b"\x1b$B", b"\x1b(B", b"\0", b";", b"\"", b"charset=",
+        &b"\r\n"[..],
+        b"\n",
+        b"\r",
+        b"--",
+        b"=?",
+        b"?=",
+        b"boundary=",
+        b"Content-Type: ",
+        b"multipart/mixed",
+        b"text/html",
+        b"base64",
+        b"=\r\n",
+        b"<script>",
+        b"\x1b$B",
+        b"\x1b(B",
+        b"\0",
+        b";",
+        b"\"",
+        b"charset=",
     ]);
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),

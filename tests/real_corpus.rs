@@ -5,9 +5,9 @@
 
 mod common;
 
-use mugaika_sanitizers::notice::strip_notices;
-use mugaika_sanitizers::verify::{output_text, verify_output, VerifyConfig};
 use mugaika_sanitizers::Verdict;
+use mugaika_sanitizers::notice::strip_notices;
+use mugaika_sanitizers::verify::{VerifyConfig, output_text, verify_output};
 
 #[test]
 fn real_corpus_is_sanitised_safely() {

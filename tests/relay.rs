@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mugaika_sanitizers::verify::{verify_output, VerifyConfig};
+use mugaika_sanitizers::verify::{VerifyConfig, verify_output};
 use support::*;
 
 const SENDER: &str = "sender@example.com";
@@ -87,7 +87,12 @@ impl Env {
     }
 
     fn wait_idle(&self, timeout: Duration) {
-        wait_for(timeout, "an empty spool queue (incoming/ and outbound/)", || self.relay.spool_idle().then_some(()), || self.context());
+        wait_for(
+            timeout,
+            "an empty spool queue (incoming/ and outbound/)",
+            || self.relay.spool_idle().then_some(()),
+            || self.context(),
+        );
     }
 }
 
@@ -128,7 +133,9 @@ fn corpus_end_to_end() {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "eml") && p.with_extension("toml").exists() {
-                let sidecar: toml::Table = toml::from_str(&std::fs::read_to_string(p.with_extension("toml")).expect("sidecar")).expect("sidecar toml");
+                let sidecar: toml::Table =
+                    toml::from_str(&std::fs::read_to_string(p.with_extension("toml")).expect("sidecar"))
+                        .expect("sidecar toml");
                 let verdict = sidecar["verdict"].as_str().expect("verdict").to_string();
                 let name = p.strip_prefix(&corpus).unwrap_or(&p).with_extension("").display().to_string();
                 cases.push((name, p, verdict));
@@ -148,7 +155,10 @@ fn corpus_end_to_end() {
     for (s, (name, _, _)) in sent.iter().zip(&cases) {
         let refusals = SMTP_REFUSAL_ALLOWED.iter().find(|(n, _)| n == name).map(|(_, c)| *c).unwrap_or(&[]);
         if s.data_code() != 250 && !refusals.contains(&s.data_code()) {
-            problems.push(format!("{name}: end of data answered {:?} (error {:?}), expected 250 or {refusals:?}", s.data, s.error));
+            problems.push(format!(
+                "{name}: end of data answered {:?} (error {:?}), expected 250 or {refusals:?}",
+                s.data, s.error
+            ));
         }
         if let Some(q) = s.queue_id() {
             accepted.insert(name.clone(), q);
@@ -159,7 +169,8 @@ fn corpus_end_to_end() {
 
     let data_dir = env.relay.data_dir();
     let index = store_index(&data_dir);
-    let quarantine: BTreeMap<String, QuarantineRow> = env.relay.quarantine_list().into_iter().map(|r| (r.retrieval_id.clone(), r)).collect();
+    let quarantine: BTreeMap<String, QuarantineRow> =
+        env.relay.quarantine_list().into_iter().map(|r| (r.retrieval_id.clone(), r)).collect();
     let mut at_sink: BTreeMap<String, Vec<SinkMsg>> = BTreeMap::new();
     let sink_msgs = env.sink.messages();
     for m in &sink_msgs {
@@ -185,10 +196,15 @@ fn corpus_end_to_end() {
             "deliver" => {
                 delivered += 1;
                 if code != 0 {
-                    problems.push(format!("{name}: sidecar says deliver, `mugaika sanitize` of the stored original exits {code}"));
+                    problems.push(format!(
+                        "{name}: sidecar says deliver, `mugaika sanitize` of the stored original exits {code}"
+                    ));
                 }
                 if quarantine.contains_key(rid) {
-                    problems.push(format!("{name}: sidecar says deliver, but it is in quarantine ({})", quarantine[rid].line));
+                    problems.push(format!(
+                        "{name}: sidecar says deliver, but it is in quarantine ({})",
+                        quarantine[rid].line
+                    ));
                 }
                 let [msg] = got else {
                     problems.push(format!("{name}: expected once at the sink, found {} time(s)", got.len()));
@@ -203,16 +219,23 @@ fn corpus_end_to_end() {
                 }
                 let (a, b) = (strip_trace(&msg.data), strip_trace(&expected));
                 if a != b {
-                    problems.push(format!("{name}: delivered != `mugaika sanitize` of the stored original: {}", first_difference(&a, &b)));
+                    problems.push(format!(
+                        "{name}: delivered != `mugaika sanitize` of the stored original: {}",
+                        first_difference(&a, &b)
+                    ));
                 }
             }
             _ => {
                 quarantined += 1;
                 if code != 3 {
-                    problems.push(format!("{name}: sidecar says quarantine, `mugaika sanitize` of the stored original exits {code}"));
+                    problems.push(format!(
+                        "{name}: sidecar says quarantine, `mugaika sanitize` of the stored original exits {code}"
+                    ));
                 }
                 match quarantine.get(rid) {
-                    Some(row) if row.reasons.is_empty() => problems.push(format!("{name}: quarantine line without reasons: {}", row.line)),
+                    Some(row) if row.reasons.is_empty() => {
+                        problems.push(format!("{name}: quarantine line without reasons: {}", row.line))
+                    }
                     Some(_) => {}
                     None => problems.push(format!("{name}: not in `mugaika quarantine list` (retrieval id {rid})")),
                 }
@@ -220,7 +243,10 @@ fn corpus_end_to_end() {
                     problems.push(format!("{name}: store/{rid}.report.json missing"));
                 }
                 if !got.is_empty() {
-                    problems.push(format!("{name}: quarantined, yet {} message(s) with its retrieval id reached the sink", got.len()));
+                    problems.push(format!(
+                        "{name}: quarantined, yet {} message(s) with its retrieval id reached the sink",
+                        got.len()
+                    ));
                 }
             }
         }
@@ -266,7 +292,12 @@ fn no_duplicates_without_crashes() {
         *counts.entry(m.header("Subject").unwrap_or_default()).or_default() += 1;
     }
     let dups: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    let unrecorded = env.relay.log_lines().iter().filter(|l| l.message().is_some_and(|m| m.starts_with("cannot record the attempt"))).count();
+    let unrecorded = env
+        .relay
+        .log_lines()
+        .iter()
+        .filter(|l| l.message().is_some_and(|m| m.starts_with("cannot record the attempt")))
+        .count();
     assert!(
         dups.is_empty(),
         "{} of {} messages delivered more than once without any crash: {dups:?}\n\"cannot record the attempt\" logged {unrecorded} times",
@@ -315,7 +346,12 @@ fn next_hop_down_then_up() {
         total += at.len();
         // Schedule 1 s, then 2 s (cap): about 5 attempts in 8 s. A hot loop
         // would make dozens, a missing retry one or two.
-        assert!((3..=10).contains(&at.len()), "{q}: {} attempts in {down_for:?} (expected 3..=10)\n{}", at.len(), env.context());
+        assert!(
+            (3..=10).contains(&at.len()),
+            "{q}: {} attempts in {down_for:?} (expected 3..=10)\n{}",
+            at.len(),
+            env.context()
+        );
         let gaps: Vec<f64> = at.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
         for (i, g) in gaps.iter().enumerate() {
             // Whole-second clock: a 1 s delay can look like 0..2 s, a 2 s delay like 1..3 s.
@@ -323,7 +359,10 @@ fn next_hop_down_then_up() {
             assert!(*g >= min && *g <= 4.5, "{q}: attempt gaps {gaps:?} do not follow the 1 s / 2 s schedule");
         }
     }
-    assert!(deferred - deferred_before >= (total - 5) as f64 && deferred >= 10.0, "deferred counter {deferred} (before {deferred_before}) for {total} logged attempts");
+    assert!(
+        deferred - deferred_before >= (total - 5) as f64 && deferred >= 10.0,
+        "deferred counter {deferred} (before {deferred_before}) for {total} logged attempts"
+    );
 
     env.sink.restart_with(&[], &[]);
     let up = Instant::now();
@@ -353,7 +392,12 @@ fn per_recipient_retry_and_bounce() {
     config.set("bounce.route", toml::Value::Array(vec![sink.addr().into()]));
     let relay = Relay::start(config, &tmp.path);
     let (now, ok2) = (rcpt("now"), rcpt("ok2"));
-    let sent = send_jobs(&tmp.path, relay.smtp_port, false, &[simple_job("split-451", &[&now, &later]), simple_job("split-550", &[&ok2, &nobody])]);
+    let sent = send_jobs(
+        &tmp.path,
+        relay.smtp_port,
+        false,
+        &[simple_job("split-451", &[&now, &later]), simple_job("split-550", &[&ok2, &nobody])],
+    );
     assert_all_250(&sent);
     macro_rules! ctx {
         () => {
@@ -366,7 +410,9 @@ fn per_recipient_retry_and_bounce() {
         "delivery to now@ and ok2@ and a DSN for nobody@",
         || {
             let msgs = sink.messages();
-            let has = |id: &str, r: &str| msgs.iter().any(|m| contains(&m.data, id.as_bytes()) && m.rcpt_tos == [r.to_string()]);
+            let has = |id: &str, r: &str| {
+                msgs.iter().any(|m| contains(&m.data, id.as_bytes()) && m.rcpt_tos == [r.to_string()])
+            };
             let dsn = msgs.iter().find(|m| m.mail_from.is_empty()).cloned();
             (has("split-451", &now) && has("split-550", &ok2)).then_some(dsn).flatten()
         },
@@ -379,7 +425,12 @@ fn per_recipient_retry_and_bounce() {
     assert!(!dsn_text.contains(&later), "DSN names the deferred recipient:\n{dsn_text}");
     // later@ keeps being tried on the short schedule.
     std::thread::sleep(Duration::from_secs(5));
-    let tries: Vec<f64> = sink.events().iter().filter(|e| e.event == "rcpt" && e.addr.as_deref() == Some(later.as_str())).map(|e| e.t).collect();
+    let tries: Vec<f64> = sink
+        .events()
+        .iter()
+        .filter(|e| e.event == "rcpt" && e.addr.as_deref() == Some(later.as_str()))
+        .map(|e| e.t)
+        .collect();
     assert!(tries.len() >= 3 && tries.len() <= 10, "later@ tried {} times in about 5-6 s: {tries:?}", tries.len());
     let gaps: Vec<f64> = tries.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().skip(1).all(|g| (0.8..=4.5).contains(g)), "retry gaps {gaps:?}");
@@ -388,12 +439,19 @@ fn per_recipient_retry_and_bounce() {
     wait_for(
         Duration::from_secs(15),
         "delivery to later@ after the sink stopped deferring",
-        || sink.messages().iter().any(|m| m.rcpt_tos == [later.clone()] && contains(&m.data, b"split-451")).then_some(()),
+        || {
+            sink.messages()
+                .iter()
+                .any(|m| m.rcpt_tos == [later.clone()] && contains(&m.data, b"split-451"))
+                .then_some(())
+        },
         ctx!(),
     );
     wait_for(Duration::from_secs(10), "empty queue", || relay.spool_idle().then_some(()), ctx!());
     let msgs = sink.messages();
-    let to = |r: &str, id: &str| msgs.iter().filter(|m| m.rcpt_tos.contains(&r.to_string()) && contains(&m.data, id.as_bytes())).count();
+    let to = |r: &str, id: &str| {
+        msgs.iter().filter(|m| m.rcpt_tos.contains(&r.to_string()) && contains(&m.data, id.as_bytes())).count()
+    };
     assert_eq!(to(&now, "split-451"), 1, "now@ got split-451 more than once");
     assert_eq!(to(&later, "split-451"), 1);
     assert_eq!(to(&ok2, "split-550"), 1);
@@ -435,12 +493,23 @@ fn full_disk_answers_452_then_recovers() {
     }
     // SAFETY: geteuid has no preconditions.
     let root_user = unsafe { libc::geteuid() } == 0;
-    assert!(root_user, "the full-disk test mounts a tmpfs and needs root (CI runs as root); set MUGAIKA_SKIP_TMPFS_TEST=1 to skip it knowingly");
+    assert!(
+        root_user,
+        "the full-disk test mounts a tmpfs and needs root (CI runs as root); set MUGAIKA_SKIP_TMPFS_TEST=1 to skip it knowingly"
+    );
     let tmp = TempDir::new("fulldisk");
     let mnt = tmp.join("mnt");
     std::fs::create_dir_all(&mnt).expect("mount point");
-    let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs"]).arg(&mnt).output().expect("run mount");
-    assert!(out.status.success(), "mount -t tmpfs failed (needs root and CAP_SYS_ADMIN): {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .expect("run mount");
+    assert!(
+        out.status.success(),
+        "mount -t tmpfs failed (needs root and CAP_SYS_ADMIN): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _mount = Tmpfs(mnt.clone());
     let mut sink = Sink::start(&tmp.join("sink"));
     let config = RelayConfig::new(&mnt.join("data"), &sink.addr());
@@ -448,11 +517,22 @@ fn full_disk_answers_452_then_recovers() {
     let mut relay = Relay::start(config, &tmp.path);
     let port = relay.smtp_port;
     let log = relay.log.clone();
-    let ctx = move || log.lock().map(|l| l.iter().rev().take(30).rev().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n")).unwrap_or_default();
-    let send = |ids: &[&str]| send_jobs(&tmp.path, port, false, &ids.iter().map(|id| simple_job(id, &[&rcpt("user")])).collect::<Vec<_>>());
+    let ctx = move || {
+        log.lock()
+            .map(|l| l.iter().rev().take(30).rev().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    };
+    let send = |ids: &[&str]| {
+        send_jobs(&tmp.path, port, false, &ids.iter().map(|id| simple_job(id, &[&rcpt("user")])).collect::<Vec<_>>())
+    };
 
     assert_all_250(&send(&["disk-before"]));
-    wait_for(Duration::from_secs(30), "disk-before delivered", || (!sink.containing("disk-before").is_empty()).then_some(()), &ctx);
+    wait_for(
+        Duration::from_secs(30),
+        "disk-before delivered",
+        || (!sink.containing("disk-before").is_empty()).then_some(()),
+        &ctx,
+    );
     // One message waits in the queue (next hop down) when the disk fills up.
     sink.stop();
     assert_all_250(&send(&["disk-queued"]));
@@ -479,10 +559,18 @@ fn full_disk_answers_452_then_recovers() {
     sink.restart_with(&[], &[]);
     std::thread::sleep(Duration::from_secs(4));
     let copies = sink.containing("disk-queued").len();
-    assert!(copies <= 2, "disk-queued was delivered {copies} times while the disk was full (a redelivery loop)\n{}", ctx());
+    assert!(
+        copies <= 2,
+        "disk-queued was delivered {copies} times while the disk was full (a redelivery loop)\n{}",
+        ctx()
+    );
     // Under the reserve but not full: still 452.
     let len = std::fs::metadata(&ballast).expect("ballast").len();
-    std::fs::OpenOptions::new().write(true).open(&ballast).and_then(|f| f.set_len(len - (512 << 10))).expect("shrink ballast");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ballast)
+        .and_then(|f| f.set_len(len - (512 << 10)))
+        .expect("shrink ballast");
     let free = free_bytes(&mnt);
     assert!(free > 256 << 10 && free < reserve, "free {free} should be between 256 KiB and the 1 MiB reserve");
     for s in &send(&["disk-reserve-1", "disk-reserve-2"]) {
@@ -530,7 +618,8 @@ fn smuggling_sequences_never_split_a_message() {
         assert_eq!(c.cmd("MAIL FROM:<attacker@evil.example>").0, 250);
         assert_eq!(c.cmd(&format!("RCPT TO:<{}>", rcpt("user"))).0, 250);
         assert_eq!(c.cmd("DATA").0, 354);
-        let mut data = format!("From: <attacker@evil.example>\r\nSubject: carrier-{i}\r\n\r\ncarrier body\r\n").into_bytes();
+        let mut data =
+            format!("From: <attacker@evil.example>\r\nSubject: carrier-{i}\r\n\r\ncarrier body\r\n").into_bytes();
         data.extend_from_slice(seq);
         data.extend_from_slice(
             format!(
@@ -561,7 +650,11 @@ fn smuggling_sequences_never_split_a_message() {
     let msgs = env.sink.messages();
     assert_eq!(msgs.len(), legit.len(), "only the legitimate messages may arrive");
     for m in &msgs {
-        assert!(!contains(&m.data, b"SMUGGLED") && !contains(&m.data, b"carrier"), "smuggled content reached the sink:\n{}", m.text());
+        assert!(
+            !contains(&m.data, b"SMUGGLED") && !contains(&m.data, b"carrier"),
+            "smuggled content reached the sink:\n{}",
+            m.text()
+        );
         assert_eq!(m.rcpt_tos, [rcpt("user")]);
     }
     assert_eq!(env.relay.metric("mugaika_accepted_total"), legit.len() as f64);
@@ -594,7 +687,11 @@ fn open_relay_attempts_and_foreign_clients_are_refused() {
     config.set("server.allowed_networks", toml::Value::Array(vec!["10.0.0.0/8".into()]));
     let fenced = Relay::start(config, &tmp2.path);
     let mut c = fenced.smtp();
-    assert!(c.greeting.0 == 554 && c.greeting.1.contains("5.7.1"), "greeting to a client outside allowed_networks: {:?}", c.greeting);
+    assert!(
+        c.greeting.0 == 554 && c.greeting.1.contains("5.7.1"),
+        "greeting to a client outside allowed_networks: {:?}",
+        c.greeting
+    );
     assert!(c.closed(), "the connection stays open after 554");
     drop(fenced);
     std::thread::sleep(Duration::from_millis(500));
@@ -698,7 +795,12 @@ fn starttls_with_self_signed_certificate() {
     let version = sent[0].tls.clone().unwrap_or_default();
     assert!(version.starts_with("TLSv1.2") || version.starts_with("TLSv1.3"), "TLS version {version:?}");
     let ctx = || relay.log_tail(20);
-    wait_for(Duration::from_secs(30), "over-tls delivered", || (sink.containing("over-tls").len() == 1).then_some(()), ctx);
+    wait_for(
+        Duration::from_secs(30),
+        "over-tls delivered",
+        || (sink.containing("over-tls").len() == 1).then_some(()),
+        ctx,
+    );
     let data_dir = relay.data_dir();
     let rid = store_index(&data_dir).get(&qid).cloned().expect("stored original");
     let (_, original) = read_message_file(&data_dir.join("store").join(format!("{rid}.eml")));
@@ -753,7 +855,8 @@ fn metrics_and_healthz() {
     assert_eq!(delta("mugaika_quarantined_total"), 1.0);
     assert_eq!(delta("mugaika_bounced_total"), 0.0);
     assert_eq!(delta("mugaika_sanitise_seconds_count"), 3.0);
-    let buckets: Vec<f64> = after.iter().filter(|(k, _)| k.starts_with("mugaika_sanitise_seconds_bucket")).map(|(_, v)| *v).collect();
+    let buckets: Vec<f64> =
+        after.iter().filter(|(k, _)| k.starts_with("mugaika_sanitise_seconds_bucket")).map(|(_, v)| *v).collect();
     assert!(buckets.len() >= 2);
     assert_eq!(after["mugaika_sanitise_seconds_bucket{le=\"+Inf\"}"], after["mugaika_sanitise_seconds_count"]);
     assert_eq!(after["mugaika_sanitise_backlog"], 0.0);

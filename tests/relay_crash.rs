@@ -85,12 +85,17 @@ fn sigkill_while_streaming_loses_nothing_acknowledged() {
     // Kill when the number of acknowledged messages reaches each of these
     // thresholds (plus a random 0-40 ms), so the kills spread over the
     // whole stream and land at random points of the relay's work.
-    let mut thresholds: Vec<usize> = (0..KILLS_WHILE_STREAMING).map(|_| rng.range(5, (MESSAGES * 85 / 100) as u64) as usize).collect();
+    let mut thresholds: Vec<usize> =
+        (0..KILLS_WHILE_STREAMING).map(|_| rng.range(5, (MESSAGES * 85 / 100) as u64) as usize).collect();
     thresholds.sort();
     let mut kills = 0;
     let mut restart_times: Vec<Duration> = Vec::new();
     while !done.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(started.elapsed() < Duration::from_secs(170), "the stream did not finish in time ({} acknowledged)", acked.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(
+            started.elapsed() < Duration::from_secs(170),
+            "the stream did not finish in time ({} acknowledged)",
+            acked.load(std::sync::atomic::Ordering::SeqCst)
+        );
         if thresholds.first().is_some_and(|&t| acked.load(std::sync::atomic::Ordering::SeqCst) >= t) {
             thresholds.remove(0);
             std::thread::sleep(Duration::from_millis(rng.range(0, 40)));
@@ -109,7 +114,10 @@ fn sigkill_while_streaming_loses_nothing_acknowledged() {
     assert!(status.success(), "the stream sender failed: {status}");
     let _ = reader.join();
     let stream_time = started.elapsed();
-    eprintln!("stream finished in {stream_time:?}: {} acknowledged, {kills} kills", acked.load(std::sync::atomic::Ordering::SeqCst));
+    eprintln!(
+        "stream finished in {stream_time:?}: {} acknowledged, {kills} kills",
+        acked.load(std::sync::atomic::Ordering::SeqCst)
+    );
     assert!(kills >= 20, "only {kills} kills while streaming (the stream ended early?)");
 
     // A few more kills while the queue drains (crashes during sanitising and delivery).
@@ -125,7 +133,8 @@ fn sigkill_while_streaming_loses_nothing_acknowledged() {
     }
 
     let outcomes = outcomes.lock().expect("outcomes").clone();
-    let acked_tokens: BTreeSet<String> = outcomes.iter().filter(|(_, o)| o.code == 250).map(|(t, _)| t.clone()).collect();
+    let acked_tokens: BTreeSet<String> =
+        outcomes.iter().filter(|(_, o)| o.code == 250).map(|(t, _)| t.clone()).collect();
     let token_of = |subject: &str| subject.split_whitespace().find(|w| w.starts_with(&prefix)).map(str::to_string);
     let settle = Instant::now();
     // Drain: every acknowledged token at the sink or in quarantine, and the spool idle.
@@ -138,14 +147,18 @@ fn sigkill_while_streaming_loses_nothing_acknowledged() {
             }
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
             for m in sink.messages() {
-                let t = m.header("Subject").and_then(|s| token_of(&s)).unwrap_or_else(|| format!("<no token in {}>", m.name));
+                let t = m
+                    .header("Subject")
+                    .and_then(|s| token_of(&s))
+                    .unwrap_or_else(|| format!("<no token in {}>", m.name));
                 *counts.entry(t).or_default() += 1;
             }
             let q: BTreeSet<String> = relay.quarantine_list().iter().filter_map(|r| token_of(&r.subject)).collect();
             acked_tokens.iter().all(|t| counts.contains_key(t) || q.contains(t)).then_some((counts, q))
         },
         || {
-            let counts: BTreeSet<String> = sink.messages().iter().filter_map(|m| m.header("Subject").and_then(|s| token_of(&s))).collect();
+            let counts: BTreeSet<String> =
+                sink.messages().iter().filter_map(|m| m.header("Subject").and_then(|s| token_of(&s))).collect();
             let missing: Vec<&String> = acked_tokens.iter().filter(|t| !counts.contains(*t)).take(20).collect();
             format!(
                 "{} acknowledged, {} distinct at the sink; missing (first 20): {missing:?}\nspool incoming={} outbound={}\n{}",
@@ -165,29 +178,66 @@ fn sigkill_while_streaming_loses_nothing_acknowledged() {
     let duplicates: Vec<(&String, &usize)> = sink_counts.iter().filter(|(_, n)| **n > 1).collect();
     let unacked_delivered: Vec<&String> = sink_counts.keys().filter(|t| !acked_tokens.contains(*t)).collect();
     let strangers: Vec<&String> = sink_counts.keys().filter(|t| !outcomes.contains_key(*t)).collect();
-    let lost: Vec<&String> = acked_tokens.iter().filter(|t| !sink_counts.contains_key(*t) && !quarantined.contains(*t)).collect();
+    let lost: Vec<&String> =
+        acked_tokens.iter().filter(|t| !sink_counts.contains_key(*t) && !quarantined.contains(*t)).collect();
     let mean_restart = restart_times.iter().sum::<Duration>() / restart_times.len().max(1) as u32;
-    eprintln!("crash test: {} tokens sent, {} acknowledged (250), others by code {nak:?}", outcomes.len(), acked_tokens.len());
-    eprintln!("  {kills} SIGKILLs while streaming ({stream_time:?}), {drain_kills} while draining; mean restart {mean_restart:?}");
-    eprintln!("  at the sink: {} distinct tokens; quarantined: {}; drained {:?} after the stream", sink_counts.len(), quarantined.len(), settle.elapsed());
-    eprintln!("  duplicates (delivered more than once): {} {:?}", duplicates.len(), duplicates.iter().take(20).collect::<Vec<_>>());
-    eprintln!("  delivered without a 250 (killed between fsync and reply): {} {:?}", unacked_delivered.len(), unacked_delivered.iter().take(20).collect::<Vec<_>>());
-    eprintln!("  LOST (250 but neither delivered nor quarantined): {} {:?}", lost.len(), lost.iter().take(20).collect::<Vec<_>>());
-    let unrecorded = relay.log_lines().iter().filter(|l| l.message().is_some_and(|m| m.starts_with("cannot record the attempt"))).count();
-    eprintln!("  (\"cannot record the attempt\" logged {unrecorded} times: deliveries whose result was dropped, a source of duplicates)");
+    eprintln!(
+        "crash test: {} tokens sent, {} acknowledged (250), others by code {nak:?}",
+        outcomes.len(),
+        acked_tokens.len()
+    );
+    eprintln!(
+        "  {kills} SIGKILLs while streaming ({stream_time:?}), {drain_kills} while draining; mean restart {mean_restart:?}"
+    );
+    eprintln!(
+        "  at the sink: {} distinct tokens; quarantined: {}; drained {:?} after the stream",
+        sink_counts.len(),
+        quarantined.len(),
+        settle.elapsed()
+    );
+    eprintln!(
+        "  duplicates (delivered more than once): {} {:?}",
+        duplicates.len(),
+        duplicates.iter().take(20).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "  delivered without a 250 (killed between fsync and reply): {} {:?}",
+        unacked_delivered.len(),
+        unacked_delivered.iter().take(20).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "  LOST (250 but neither delivered nor quarantined): {} {:?}",
+        lost.len(),
+        lost.iter().take(20).collect::<Vec<_>>()
+    );
+    let unrecorded = relay
+        .log_lines()
+        .iter()
+        .filter(|l| l.message().is_some_and(|m| m.starts_with("cannot record the attempt")))
+        .count();
+    eprintln!(
+        "  (\"cannot record the attempt\" logged {unrecorded} times: deliveries whose result was dropped, a source of duplicates)"
+    );
     eprintln!("  total time {:?}", started.elapsed());
 
     assert_eq!(outcomes.len(), MESSAGES, "the sender did not try every token");
     assert!(strangers.is_empty(), "the sink got tokens nobody sent: {strangers:?}");
     assert!(lost.is_empty(), "{} acknowledged message(s) lost: {lost:?}", lost.len());
-    assert!(acked_tokens.len() >= MESSAGES * 9 / 10, "only {} of {MESSAGES} messages acknowledged: {nak:?}", acked_tokens.len());
+    assert!(
+        acked_tokens.len() >= MESSAGES * 9 / 10,
+        "only {} of {MESSAGES} messages acknowledged: {nak:?}",
+        acked_tokens.len()
+    );
     // Unacknowledged tokens may arrive (accepted, killed before the 250 went out), but only
     // ones whose connection broke, never ones the relay refused.
     for t in &unacked_delivered {
         let o = &outcomes[*t];
         assert_eq!(o.code, 0, "{t} was refused with {} ({}) yet delivered", o.code, o.text);
     }
-    assert!(quarantined.is_empty() || quarantined.iter().all(|t| outcomes.contains_key(t)), "unknown quarantined tokens");
+    assert!(
+        quarantined.is_empty() || quarantined.iter().all(|t| outcomes.contains_key(t)),
+        "unknown quarantined tokens"
+    );
     drop(relay);
     drop(sink);
 }

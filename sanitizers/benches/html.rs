@@ -12,14 +12,8 @@ use mugaika_sanitizers::html::html_to_text;
 
 const DISTRICTS: &[&str] = &["中央", "北", "南", "東", "西", "港", "緑", "青葉", "旭", "若葉"];
 const KINDS: &[&str] = &["図書館", "公民館", "体育館", "保育園", "市民センター", "児童館", "郵便局", "診療所"];
-const NOTES: &[&str] = &[
-    "",
-    "月曜休館",
-    "駐車場あり（30台）",
-    "改修工事のため3月末まで休館",
-    "車いす対応トイレあり",
-    "土日祝は17時まで",
-];
+const NOTES: &[&str] =
+    &["", "月曜休館", "駐車場あり（30台）", "改修工事のため3月末まで休館", "車いす対応トイレあり", "土日祝は17時まで"];
 const SENTENCES: &[&str] = &[
     "市では、安全で安心なまちづくりを進めるため、地域の皆さまと協力して防災訓練を実施します。",
     "参加を希望される方は、各地区の市民センター窓口または電子申請でお申し込みください。",
@@ -45,11 +39,7 @@ fn newsletter(target: usize) -> String {
     let mut n = 0usize;
     while h.len() < target {
         let d = DISTRICTS[n % DISTRICTS.len()];
-        let _ = write!(
-            h,
-            "<h2 style=\"border-bottom:2px solid #336\">{d}地区のお知らせ（{}）</h2>\n<p>",
-            n + 1
-        );
+        let _ = write!(h, "<h2 style=\"border-bottom:2px solid #336\">{d}地区のお知らせ（{}）</h2>\n<p>", n + 1);
         for k in 0..3 {
             h.push_str(SENTENCES[(n + k) % SENTENCES.len()]);
             if k == 1 {
@@ -57,9 +47,7 @@ fn newsletter(target: usize) -> String {
             }
         }
         h.push_str("</p>\n<table border=\"1\" cellspacing=\"0\" style=\"border-collapse:collapse\">\n");
-        h.push_str(
-            "<tr bgcolor=\"#dde\"><th>施設名</th><th>住所</th><th>電話</th><th>備考</th></tr>\n",
-        );
+        h.push_str("<tr bgcolor=\"#dde\"><th>施設名</th><th>住所</th><th>電話</th><th>備考</th></tr>\n");
         for r in 0..12 {
             let kind = KINDS[(n + r) % KINDS.len()];
             let note = NOTES[(n * 7 + r) % NOTES.len()];

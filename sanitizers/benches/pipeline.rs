@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{MessageParser, PartType};
 use mugaika_sanitizers::Pipeline;
 
@@ -95,7 +95,11 @@ fn hostile(scale: usize) -> Vec<(&'static str, Vec<u8>)> {
     // Many boundary-like lines inside a body, with hundreds of boundaries declared.
     let mut m = format!("{head}Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
     for i in 0..200 {
-        m.push_str(&format!("--b0\r\nContent-Type: multipart/mixed; boundary=\"b{}x\"\r\n\r\n--b{}x--\r\n", i + 1, i + 1));
+        m.push_str(&format!(
+            "--b0\r\nContent-Type: multipart/mixed; boundary=\"b{}x\"\r\n\r\n--b{}x--\r\n",
+            i + 1,
+            i + 1
+        ));
     }
     m.push_str("--b0\r\nContent-Type: text/plain\r\n\r\n");
     for _ in 0..scale * 20_000 {
@@ -126,7 +130,9 @@ fn bench_hostile(c: &mut Criterion) {
     for scale in [1usize, 4] {
         for (name, msg) in hostile(scale) {
             group.throughput(Throughput::Bytes(msg.len() as u64));
-            group.bench_function(format!("{name}_x{scale}"), |b| b.iter(|| pipeline.run(black_box(&msg)).report.findings.len()));
+            group.bench_function(format!("{name}_x{scale}"), |b| {
+                b.iter(|| pipeline.run(black_box(&msg)).report.findings.len())
+            });
         }
     }
     group.finish();

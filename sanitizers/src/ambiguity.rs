@@ -14,7 +14,7 @@
 //! longest boundary length — bounded, since boundaries longer than
 //! [`MAX_BOUNDARY_LEN`] are themselves a finding.
 
-use crate::report::{codes, Finding, Severity};
+use crate::report::{Finding, Severity, codes};
 
 /// RFC 2046 allows 70; longer boundaries are flagged and matched on their
 /// first `MAX_BOUNDARY_LEN` bytes only.

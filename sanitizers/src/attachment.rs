@@ -13,7 +13,7 @@
 
 use crate::limits::{Budget, LimitExceeded};
 use crate::rebuild::Rendition;
-use crate::report::{codes, Finding, Severity};
+use crate::report::{Finding, Severity, codes};
 use crate::sniff::{self, Detected, Kind};
 use crate::text::is_bidi_control;
 
@@ -111,7 +111,14 @@ mod tests {
     use super::*;
 
     fn att<'a>(name: Option<&'a str>, declared: &'a str, data: &'a [u8]) -> Attachment<'a> {
-        Attachment { path: "1.2", filename: name, declared_type: declared, detected: sniff::detect(data, name), data, sha256: "" }
+        Attachment {
+            path: "1.2",
+            filename: name,
+            declared_type: declared,
+            detected: sniff::detect(data, name),
+            data,
+            sha256: "",
+        }
     }
 
     #[test]

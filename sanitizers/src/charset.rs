@@ -118,8 +118,8 @@
 //! `encoding_rs`), not as JIS X 0213.
 
 use encoding_rs::{
-    EUC_JP, EUC_KR, Encoding, GBK, ISO_8859_7, REPLACEMENT, SHIFT_JIS, UTF_8, UTF_16BE,
-    UTF_16LE, WINDOWS_1252, X_USER_DEFINED,
+    EUC_JP, EUC_KR, Encoding, GBK, ISO_8859_7, REPLACEMENT, SHIFT_JIS, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252,
+    X_USER_DEFINED,
 };
 use std::sync::LazyLock;
 
@@ -213,24 +213,79 @@ enum Label {
 }
 
 const ASCII_LABELS: &[&str] = &[
-    "us-ascii", "ascii", "ansi_x3.4-1968", "ansi_x3.4-1986", "iso646-us", "iso_646.irv:1991",
-    "us", "cp367", "ibm367", "csascii", "iso-ir-6", "7bit", "8bit",
+    "us-ascii",
+    "ascii",
+    "ansi_x3.4-1968",
+    "ansi_x3.4-1986",
+    "iso646-us",
+    "iso_646.irv:1991",
+    "us",
+    "cp367",
+    "ibm367",
+    "csascii",
+    "iso-ir-6",
+    "7bit",
+    "8bit",
 ];
 const ISO2022JP_LABELS: &[&str] = &[
-    "iso-2022-jp", "iso2022jp", "iso2022_jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2",
-    "csiso2022jp2", "iso-2022-jp-3", "iso-2022-jp-2004", "iso-2022-jp-ms", "iso2022-jp",
-    "cp50220", "cp50221", "cp50222", "jis", "x-iso-2022-jp", "jis_encoding", "csjisencoding",
+    "iso-2022-jp",
+    "iso2022jp",
+    "iso2022_jp",
+    "csiso2022jp",
+    "iso-2022-jp-1",
+    "iso-2022-jp-2",
+    "csiso2022jp2",
+    "iso-2022-jp-3",
+    "iso-2022-jp-2004",
+    "iso-2022-jp-ms",
+    "iso2022-jp",
+    "cp50220",
+    "cp50221",
+    "cp50222",
+    "jis",
+    "x-iso-2022-jp",
+    "jis_encoding",
+    "csjisencoding",
 ];
 const ISO2022KR_LABELS: &[&str] = &["iso-2022-kr", "csiso2022kr", "iso2022kr", "cp50225"];
 const SJIS_LABELS: &[&str] = &[
-    "shift_jis", "shift-jis", "sjis", "x-sjis", "windows-31j", "cp932", "ms932", "ms_kanji",
-    "csshiftjis", "cswindows31j", "x-ms-cp932", "shift_jisx0213", "shift_jis_2004",
-    "shift_jis-2004", "ibm-943", "ibm943", "cp943", "cp943c", "x-mac-japanese", "windows-932",
-    "sjis-open", "sjis-win", "shiftjis",
+    "shift_jis",
+    "shift-jis",
+    "sjis",
+    "x-sjis",
+    "windows-31j",
+    "cp932",
+    "ms932",
+    "ms_kanji",
+    "csshiftjis",
+    "cswindows31j",
+    "x-ms-cp932",
+    "shift_jisx0213",
+    "shift_jis_2004",
+    "shift_jis-2004",
+    "ibm-943",
+    "ibm943",
+    "cp943",
+    "cp943c",
+    "x-mac-japanese",
+    "windows-932",
+    "sjis-open",
+    "sjis-win",
+    "shiftjis",
 ];
 const EUCJP_LABELS: &[&str] = &[
-    "euc-jp", "eucjp", "x-euc-jp", "euc_jp", "cseucpkdfmtjapanese", "cp51932", "euc-jis-2004",
-    "euc-jisx0213", "eucjp-ms", "eucjp-win", "eucjp-open", "x-euc",
+    "euc-jp",
+    "eucjp",
+    "x-euc-jp",
+    "euc_jp",
+    "cseucpkdfmtjapanese",
+    "cp51932",
+    "euc-jis-2004",
+    "euc-jisx0213",
+    "eucjp-ms",
+    "eucjp-win",
+    "eucjp-open",
+    "x-euc",
 ];
 const UTF7_LABELS: &[&str] = &["utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7", "x-utf-7"];
 const UTF16_LABELS: &[&str] = &["utf-16", "utf16", "ucs-2", "iso-10646-ucs-2", "csunicode", "unicode"];
@@ -258,8 +313,7 @@ const EXTRA_LABELS: &[(&str, &str)] = &[
 /// `;`, lower-case.
 fn clean_label(label: &str) -> String {
     let cut = label.split([';', '*']).next().unwrap_or("");
-    cut.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-        .to_ascii_lowercase()
+    cut.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'').to_ascii_lowercase()
 }
 
 fn resolve_label(declared: Option<&str>) -> Label {
@@ -288,10 +342,7 @@ fn resolve_label(declared: Option<&str>) -> Label {
             return result;
         }
     }
-    let alias = EXTRA_LABELS
-        .iter()
-        .find(|(a, _)| *a == l)
-        .map_or(l, |(_, target)| *target);
+    let alias = EXTRA_LABELS.iter().find(|(a, _)| *a == l).map_or(l, |(_, target)| *target);
     match Encoding::for_label_no_replacement(alias.as_bytes()) {
         Some(e) if e == X_USER_DEFINED || e == REPLACEMENT => Label::Unknown,
         Some(e) if e == UTF_8 => Label::Known(Charset::Utf8),
@@ -380,9 +431,7 @@ fn scan_escapes(bytes: &[u8]) -> (bool, bool) {
     for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == 0x1B) {
         let tail = bytes.get(i + 1..).unwrap_or(&[]);
         match tail {
-            [b'$', b'@' | b'B', ..] | [b'$', b'(', b'@' | b'B' | b'D' | b'O' | b'P' | b'Q', ..] => {
-                jp = true
-            }
+            [b'$', b'@' | b'B', ..] | [b'$', b'(', b'@' | b'B' | b'D' | b'O' | b'P' | b'Q', ..] => jp = true,
             [b'(', b'I', ..] => jp = true,
             [b'$', b')', b'C', ..] => kr = true,
             _ => {}
@@ -465,16 +514,11 @@ fn decode_declared(bytes: &[u8], cs: Charset, short: bool, flags: &mut Flags) ->
 /// Japanese candidate. `None` keeps the declared charset.
 fn reconsider(bytes: &[u8], cs: Charset, declared: &Outcome, short: bool) -> Option<Charset> {
     let own = cs.cand();
-    let alts: Vec<Eval> = Cand::ALL
-        .iter()
-        .filter(|c| Some(**c) != own)
-        .map(|c| evaluate(bytes, *c))
-        .collect();
+    let alts: Vec<Eval> = Cand::ALL.iter().filter(|c| Some(**c) != own).map(|c| evaluate(bytes, *c)).collect();
     if declared.replacements > 0 {
         let best = pick_best(&alts)?;
         let far_fewer = best.errors.saturating_mul(8) <= declared.replacements;
-        return ((best.errors == 0 || far_fewer) && best.st.plausible())
-            .then(|| best.cand.charset());
+        return ((best.errors == 0 || far_fewer) && best.st.plausible()).then(|| best.cand.charset());
     }
     if short {
         return None; // a clean fragment keeps its label (the checker reads it literally)
@@ -816,11 +860,8 @@ impl<'a> Iso2022<'a> {
                 let o = match self.segments {
                     Some(cs) => decode_as(&self.seg, cs),
                     None => {
-                        let text: String = self
-                            .seg
-                            .iter()
-                            .map(|&b| if b < 0x80 { char::from(b) } else { '\u{FFFD}' })
-                            .collect();
+                        let text: String =
+                            self.seg.iter().map(|&b| if b < 0x80 { char::from(b) } else { '\u{FFFD}' }).collect();
                         let replacements = self.seg.iter().filter(|&&b| b >= 0x80).count();
                         Outcome { text, charset: "", replacements }
                     }
@@ -880,10 +921,7 @@ impl<'a> Iso2022<'a> {
     /// of the pairs in the punctuation/kana/level-1 kanji rows.
     fn next_line_is_jis(&self) -> bool {
         let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
-        let end = rest
-            .iter()
-            .position(|&b| matches!(b, b'\r' | b'\n' | 0x1B | 0x0E | 0x0F))
-            .unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| matches!(b, b'\r' | b'\n' | 0x1B | 0x0E | 0x0F)).unwrap_or(rest.len());
         let line = rest.get(..end).unwrap_or(&[]);
         if line.is_empty() || line.len() % 2 != 0 || !line.iter().all(|b| (0x21..=0x7E).contains(b)) {
             return false;
@@ -1178,9 +1216,7 @@ impl Eval {
         let few_errors = self.errors == 0 || (!short && self.errors.saturating_mul(20) <= self.st.chars);
         match self.cand {
             Cand::Utf8 => few_errors && self.st.chars > 0,
-            Cand::Sjis | Cand::Euc => {
-                few_errors && self.st.plausible() && self.st.good + self.st.neutral > 0
-            }
+            Cand::Sjis | Cand::Euc => few_errors && self.st.plausible() && self.st.good + self.st.neutral > 0,
         }
     }
 }
@@ -1517,7 +1553,10 @@ mod tests {
         // a real Latin-1 text stays
         let b = enc(WINDOWS_1252, "café crème, né à Paris — Grüße");
         let d = decode_text(&b, Some("iso-8859-1"));
-        assert_eq!((d.text.as_str(), d.charset, d.mislabeled), ("café crème, né à Paris — Grüße", "windows-1252", false));
+        assert_eq!(
+            (d.text.as_str(), d.charset, d.mislabeled),
+            ("café crème, né à Paris — Grüße", "windows-1252", false)
+        );
         // fragments keep a clean label
         let d = decode_fragment("Grüße".as_bytes(), Some("iso-8859-1"));
         assert_eq!((d.charset, d.mislabeled), ("windows-1252", false));
@@ -1540,11 +1579,9 @@ mod tests {
 
     #[test]
     fn undeclared_8bit() {
-        for (bytes, cs) in [
-            (JP.as_bytes().to_vec(), "UTF-8"),
-            (enc(SHIFT_JIS, JP), "Shift_JIS"),
-            (enc(EUC_JP, JP), "EUC-JP"),
-        ] {
+        for (bytes, cs) in
+            [(JP.as_bytes().to_vec(), "UTF-8"), (enc(SHIFT_JIS, JP), "Shift_JIS"), (enc(EUC_JP, JP), "EUC-JP")]
+        {
             for label in [None, Some("us-ascii"), Some("ascii")] {
                 let d = decode_text(&bytes, label);
                 assert_eq!((d.text.as_str(), d.charset), (JP, cs));
@@ -1573,10 +1610,35 @@ mod tests {
     #[test]
     fn known_labels() {
         for label in [
-            "ISO-2022-JP", "\"iso-2022-jp\"", " Shift_JIS ", "sjis", "cp932", "MS932", "windows-31j",
-            "EUC-JP", "eucjp-ms", "utf-8", "UTF8", "utf-7", "unicode-1-1-utf-7", "utf-16", "UTF-16LE",
-            "iso-8859-1", "ISO-8859-15", "windows-1252", "koi8-r", "gb2312", "GB18030", "big5",
-            "euc-kr", "ks_c_5601-1987", "us-ascii", "cp50220", "iso-2022-kr", "utf-8*ja", "utf-8; x",
+            "ISO-2022-JP",
+            "\"iso-2022-jp\"",
+            " Shift_JIS ",
+            "sjis",
+            "cp932",
+            "MS932",
+            "windows-31j",
+            "EUC-JP",
+            "eucjp-ms",
+            "utf-8",
+            "UTF8",
+            "utf-7",
+            "unicode-1-1-utf-7",
+            "utf-16",
+            "UTF-16LE",
+            "iso-8859-1",
+            "ISO-8859-15",
+            "windows-1252",
+            "koi8-r",
+            "gb2312",
+            "GB18030",
+            "big5",
+            "euc-kr",
+            "ks_c_5601-1987",
+            "us-ascii",
+            "cp50220",
+            "iso-2022-kr",
+            "utf-8*ja",
+            "utf-8; x",
         ] {
             assert!(is_known_label(label), "{label}");
         }
@@ -1718,11 +1780,24 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic_nor_nul() {
-        const ALPHABET: &[u8] = b"\x1b$B(@DIQJ)C&.AFN\x0e\x0f+-/Az09\r\n \x00\x80\x82\x8e\x8f\xa4\xa1\xe3\xed\xfc\xfe\xff";
+        const ALPHABET: &[u8] =
+            b"\x1b$B(@DIQJ)C&.AFN\x0e\x0f+-/Az09\r\n \x00\x80\x82\x8e\x8f\xa4\xa1\xe3\xed\xfc\xfe\xff";
         let labels = [
-            None, Some("iso-2022-jp"), Some("shift_jis"), Some("euc-jp"), Some("utf-8"),
-            Some("utf-7"), Some("utf-16"), Some("utf-16le"), Some("iso-8859-1"), Some("gb2312"),
-            Some("big5"), Some("euc-kr"), Some("iso-2022-kr"), Some("bogus"), Some("us-ascii"),
+            None,
+            Some("iso-2022-jp"),
+            Some("shift_jis"),
+            Some("euc-jp"),
+            Some("utf-8"),
+            Some("utf-7"),
+            Some("utf-16"),
+            Some("utf-16le"),
+            Some("iso-8859-1"),
+            Some("gb2312"),
+            Some("big5"),
+            Some("euc-kr"),
+            Some("iso-2022-kr"),
+            Some("bogus"),
+            Some("us-ascii"),
         ];
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for round in 0..400 {
@@ -1749,8 +1824,22 @@ mod tests {
     #[test]
     fn hostile_edges() {
         for b in [
-            &b"\x1b"[..], b"\x1b$", b"\x1b$(", b"\x1bN", b"\x1b.A\x1bN", b"\x1b$B\n\n\n", b"\x0e",
-            b"+", b"+A", b"+AAA", b"\x8f", b"\x8f\xa2", b"\x8e", b"\x81", b"\xef\xbb\xbf", b"",
+            &b"\x1b"[..],
+            b"\x1b$",
+            b"\x1b$(",
+            b"\x1bN",
+            b"\x1b.A\x1bN",
+            b"\x1b$B\n\n\n",
+            b"\x0e",
+            b"+",
+            b"+A",
+            b"+AAA",
+            b"\x8f",
+            b"\x8f\xa2",
+            b"\x8e",
+            b"\x81",
+            b"\xef\xbb\xbf",
+            b"",
         ] {
             for label in [None, Some("iso-2022-jp"), Some("utf-7"), Some("euc-jp"), Some("shift_jis")] {
                 let d = decode_text(b, label);

@@ -521,11 +521,7 @@ fn read_quoted(s: &[u8], p: usize, sjis: bool) -> (Vec<u8>, usize) {
 /// (then the Shift_JIS-aware reading is used).
 fn parse_quoted(s: &[u8], p: usize) -> (Vec<u8>, usize) {
     let strict = read_quoted(s, p, false);
-    if std::str::from_utf8(&strict.0).is_ok() {
-        strict
-    } else {
-        read_quoted(s, p, true)
-    }
+    if std::str::from_utf8(&strict.0).is_ok() { strict } else { read_quoted(s, p, true) }
 }
 
 fn trim_ws(mut v: &[u8]) -> &[u8] {
@@ -594,7 +590,10 @@ enum ParamKind {
     /// `name*=charset'lang'value`
     Extended,
     /// `name*N=` or `name*N*=`
-    Section { index: usize, extended: bool },
+    Section {
+        index: usize,
+        extended: bool,
+    },
 }
 
 /// Why a parameter name was not used.
@@ -852,8 +851,7 @@ fn read_main_value(s: &[u8]) -> (Vec<u8>, usize) {
 pub fn parse_content_params(raw: &[u8]) -> ContentParams {
     // Unfold: a line break is dropped, the whitespace after it stays.
     let s: Vec<u8> = raw.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
-    let mut parser =
-        ParamParser { entries: Vec::new(), index: HashMap::new(), out: ContentParams::default(), seq: 0 };
+    let mut parser = ParamParser { entries: Vec::new(), index: HashMap::new(), out: ContentParams::default(), seq: 0 };
     let (main, mut p) = read_main_value(&s);
     if main.contains(&b'=') {
         // No main value, the field starts with a parameter.
@@ -1049,9 +1047,8 @@ fn fold_plain(name: &str, text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut start = 0;
     for i in 1..bytes.len().saturating_sub(1) {
-        let fold_here = bytes.get(i) == Some(&b' ')
-            && bytes.get(i - 1) != Some(&b' ')
-            && bytes.get(i + 1) != Some(&b' ');
+        let fold_here =
+            bytes.get(i) == Some(&b' ') && bytes.get(i - 1) != Some(&b' ') && bytes.get(i + 1) != Some(&b' ');
         if fold_here {
             f.word(text.get(start..i)?, "");
             start = i + 1;
@@ -1413,15 +1410,9 @@ mod tests {
 
     #[test]
     fn malformed_words_left_as_written() {
-        for s in [
-            "=?UTF-8?X?abc?=",
-            "=?UTF-8?B?a b?=",
-            "=??B?abc?=",
-            "=?UTF-8?B?abc",
-            "=?UTF-8?B?ab!c?=",
-            "1 =? 2",
-            "=?=?",
-        ] {
+        for s in
+            ["=?UTF-8?X?abc?=", "=?UTF-8?B?a b?=", "=??B?abc?=", "=?UTF-8?B?abc", "=?UTF-8?B?ab!c?=", "1 =? 2", "=?=?"]
+        {
             assert_eq!(dec(s), s, "{s}");
         }
     }
@@ -1731,9 +1722,38 @@ mod tests {
     #[test]
     fn random_bytes_never_panic() {
         const PIECES: &[&[u8]] = &[
-            b"=?", b"?=", b"?B?", b"?q?", b"UTF-8", b"ISO-2022-JP*ja", b"*0*=", b"*1=", b"*=", b"''", b"%E3",
-            b"%", b"\"", b"\\", b";", b"=", b"(", b")", b" ", b"\r\n ", b"\t", b"\x1b$B", b"\x1b(B", b"\x95\x5c",
-            b"\xe3\x81", b"\xff", b"\0", b"name", b"filename", b"boundary", b"44GC", b"_",
+            b"=?",
+            b"?=",
+            b"?B?",
+            b"?q?",
+            b"UTF-8",
+            b"ISO-2022-JP*ja",
+            b"*0*=",
+            b"*1=",
+            b"*=",
+            b"''",
+            b"%E3",
+            b"%",
+            b"\"",
+            b"\\",
+            b";",
+            b"=",
+            b"(",
+            b")",
+            b" ",
+            b"\r\n ",
+            b"\t",
+            b"\x1b$B",
+            b"\x1b(B",
+            b"\x95\x5c",
+            b"\xe3\x81",
+            b"\xff",
+            b"\0",
+            b"name",
+            b"filename",
+            b"boundary",
+            b"44GC",
+            b"_",
         ];
         let mut rng = Lcg(0x5eed);
         for _ in 0..300 {

@@ -155,8 +155,7 @@ const SNIFF_WINDOW: usize = 8192;
 const HR_LINE: &str = "----------------";
 const UL_MARKER: &str = "・ ";
 const HEADING_MARKER: &str = "■ ";
-const MISMATCH_MARKER: &str =
-    " [注意: リンク先が表示と異なります / link target differs from its text]";
+const MISMATCH_MARKER: &str = " [注意: リンク先が表示と異なります / link target differs from its text]";
 const SPACES: &str = "                                                                ";
 
 /// The plain-text rendering of one HTML part.
@@ -202,9 +201,7 @@ pub fn sniff_meta_charset(raw: &[u8]) -> Option<String> {
             i = j;
             continue;
         }
-        if next.is_ascii_alphabetic()
-            || (next == b'/' && b.get(i + 2).is_some_and(|c| c.is_ascii_alphabetic()))
-        {
+        if next.is_ascii_alphabetic() || (next == b'/' && b.get(i + 2).is_some_and(|c| c.is_ascii_alphabetic())) {
             // Skip a tag with its attributes so a "<meta" inside an attribute
             // value is not taken for a tag.
             let mut j = i + 1;
@@ -455,8 +452,23 @@ fn is_void(t: Tag) -> bool {
     use Tag::*;
     matches!(
         t,
-        Area | Base | Basefont | Bgsound | Br | Col | Embed | Frame | Hr | Img | Input | Keygen
-            | Link | Meta | Param | Source | Track | Wbr
+        Area | Base
+            | Basefont
+            | Bgsound
+            | Br
+            | Col
+            | Embed
+            | Frame
+            | Hr
+            | Img
+            | Input
+            | Keygen
+            | Link
+            | Meta
+            | Param
+            | Source
+            | Track
+            | Wbr
     )
 }
 
@@ -488,11 +500,7 @@ fn is_list(t: Tag) -> bool {
 #[inline]
 fn is_dropped(t: Tag) -> bool {
     use Tag::*;
-    matches!(
-        t,
-        Template | Select | Button | Datalist | Optgroup | Option | Object | Applet | Frameset | Svg
-            | Math
-    )
+    matches!(t, Template | Select | Button | Datalist | Optgroup | Option | Object | Applet | Frameset | Svg | Math)
 }
 
 /// Start tags that close an open `<p>`.
@@ -501,10 +509,44 @@ fn closes_p(t: Tag) -> bool {
     use Tag::*;
     matches!(
         t,
-        Address | Article | Aside | Blockquote | Center | Details | Dialog | Dir | Div | Dl | Dd
-            | Dt | Fieldset | Figcaption | Figure | Footer | Form | Header | Hgroup | Main | Menu
-            | Nav | Ol | P | Search | Section | Summary | Ul | H1 | H2 | H3 | H4 | H5 | H6 | Pre
-            | Listing | Table | Li
+        Address
+            | Article
+            | Aside
+            | Blockquote
+            | Center
+            | Details
+            | Dialog
+            | Dir
+            | Div
+            | Dl
+            | Dd
+            | Dt
+            | Fieldset
+            | Figcaption
+            | Figure
+            | Footer
+            | Form
+            | Header
+            | Hgroup
+            | Main
+            | Menu
+            | Nav
+            | Ol
+            | P
+            | Search
+            | Section
+            | Summary
+            | Ul
+            | H1
+            | H2
+            | H3
+            | H4
+            | H5
+            | H6
+            | Pre
+            | Listing
+            | Table
+            | Li
     )
 }
 
@@ -513,11 +555,10 @@ fn closes_p(t: Tag) -> bool {
 fn block_breaks(t: Tag) -> u8 {
     use Tag::*;
     match t {
-        P | H1 | H2 | H3 | H4 | H5 | H6 | Table | Blockquote | Ul | Ol | Menu | Dir | Dl | Pre
-        | Listing => 2,
-        Address | Article | Aside | Center | Details | Dialog | Div | Dt | Dd | Fieldset
-        | Figcaption | Figure | Footer | Form | Header | Hgroup | Legend | Li | Main | Nav
-        | Search | Section | Summary | Caption | Marquee => 1,
+        P | H1 | H2 | H3 | H4 | H5 | H6 | Table | Blockquote | Ul | Ol | Menu | Dir | Dl | Pre | Listing => 2,
+        Address | Article | Aside | Center | Details | Dialog | Div | Dt | Dd | Fieldset | Figcaption | Figure
+        | Footer | Form | Header | Hgroup | Legend | Li | Main | Nav | Search | Section | Summary | Caption
+        | Marquee => 1,
         _ => 0,
     }
 }
@@ -610,8 +651,33 @@ fn breaks_out_of_foreign(t: Tag) -> bool {
     use Tag::*;
     matches!(
         t,
-        Blockquote | Body | Br | Center | Dd | Div | Dl | Dt | Embed | H1 | H2 | H3 | H4 | H5 | H6
-            | Head | Hr | Img | Li | Listing | Menu | Meta | Ol | P | Pre | Table | Ul
+        Blockquote
+            | Body
+            | Br
+            | Center
+            | Dd
+            | Div
+            | Dl
+            | Dt
+            | Embed
+            | H1
+            | H2
+            | H3
+            | H4
+            | H5
+            | H6
+            | Head
+            | Hr
+            | Img
+            | Li
+            | Listing
+            | Menu
+            | Meta
+            | Ol
+            | P
+            | Pre
+            | Table
+            | Ul
     )
 }
 
@@ -1016,132 +1082,418 @@ fn decode_attr(v: &str) -> Cow<'_, str> {
 
 // 413 entries, sorted by name (bytes); third field: may appear without ';' (legacy).
 static ENTITIES: &[(&str, u32, bool)] = &[
-    ("AElig", 0xC6, true), ("AMP", 0x26, true), ("Aacute", 0xC1, true), ("Acirc", 0xC2, true),
-    ("Agrave", 0xC0, true), ("Alpha", 0x391, false), ("Aring", 0xC5, true), ("Atilde", 0xC3, true),
-    ("Auml", 0xC4, true), ("Because", 0x2235, false), ("Bernoullis", 0x212C, false),
-    ("Beta", 0x392, false), ("COPY", 0xA9, true), ("Ccedil", 0xC7, true),
-    ("CenterDot", 0xB7, false), ("Chi", 0x3A7, false), ("Congruent", 0x2261, false),
-    ("Dagger", 0x2021, false), ("Delta", 0x394, false), ("DiacriticalGrave", 0x60, false),
-    ("Dot", 0xA8, false), ("DoubleDot", 0xA8, false), ("ETH", 0xD0, true), ("Eacute", 0xC9, true),
-    ("Ecirc", 0xCA, true), ("Egrave", 0xC8, true), ("Epsilon", 0x395, false),
-    ("Eta", 0x397, false), ("Euml", 0xCB, true), ("GT", 0x3E, true), ("Gamma", 0x393, false),
-    ("Hat", 0x5E, false), ("Iacute", 0xCD, true), ("Icirc", 0xCE, true), ("Igrave", 0xCC, true),
-    ("Im", 0x2111, false), ("Iota", 0x399, false), ("Iuml", 0xCF, true), ("Kappa", 0x39A, false),
-    ("LT", 0x3C, true), ("Lambda", 0x39B, false), ("LeftArrow", 0x2190, false),
-    ("MediumSpace", 0x205F, false), ("Mu", 0x39C, false), ("NewLine", 0xA, false),
-    ("NoBreak", 0x2060, false), ("NonBreakingSpace", 0xA0, false), ("NotEqual", 0x2260, false),
-    ("Ntilde", 0xD1, true), ("Nu", 0x39D, false), ("OElig", 0x152, false), ("Oacute", 0xD3, true),
-    ("Ocirc", 0xD4, true), ("Ograve", 0xD2, true), ("Omega", 0x3A9, false),
-    ("Omicron", 0x39F, false), ("Oslash", 0xD8, true), ("Otilde", 0xD5, true),
-    ("Ouml", 0xD6, true), ("OverBar", 0x203E, false), ("Phi", 0x3A6, false), ("Pi", 0x3A0, false),
-    ("PlusMinus", 0xB1, false), ("Prime", 0x2033, false), ("Product", 0x220F, false),
-    ("Psi", 0x3A8, false), ("QUOT", 0x22, true), ("REG", 0xAE, true), ("Re", 0x211C, false),
-    ("Rho", 0x3A1, false), ("RightArrow", 0x2192, false), ("Scaron", 0x160, false),
-    ("Sigma", 0x3A3, false), ("Sqrt", 0x221A, false), ("Square", 0x25A1, false),
-    ("Sum", 0x2211, false), ("THORN", 0xDE, true), ("TRADE", 0x2122, false), ("Tab", 0x9, false),
-    ("Tau", 0x3A4, false), ("Therefore", 0x2234, false), ("Theta", 0x398, false),
-    ("ThinSpace", 0x2009, false), ("Uacute", 0xDA, true), ("Ucirc", 0xDB, true),
-    ("Ugrave", 0xD9, true), ("UnderBar", 0x5F, false), ("Upsilon", 0x3A5, false),
-    ("Uuml", 0xDC, true), ("Vert", 0x2016, false), ("VerticalLine", 0x7C, false),
-    ("Xi", 0x39E, false), ("Yacute", 0xDD, true), ("Yuml", 0x178, false),
-    ("ZeroWidthSpace", 0x200B, false), ("Zeta", 0x396, false), ("aacute", 0xE1, true),
-    ("acirc", 0xE2, true), ("acute", 0xB4, true), ("aelig", 0xE6, true), ("agrave", 0xE0, true),
-    ("alefsym", 0x2135, false), ("aleph", 0x2135, false), ("alpha", 0x3B1, false),
-    ("amp", 0x26, true), ("and", 0x2227, false), ("ang", 0x2220, false), ("angle", 0x2220, false),
-    ("angst", 0xC5, false), ("apos", 0x27, false), ("approx", 0x2248, false),
-    ("aring", 0xE5, true), ("ast", 0x2A, false), ("asymp", 0x2248, false), ("atilde", 0xE3, true),
-    ("auml", 0xE4, true), ("bdquo", 0x201E, false), ("becaus", 0x2235, false),
-    ("because", 0x2235, false), ("bernou", 0x212C, false), ("beta", 0x3B2, false),
-    ("bigcirc", 0x25EF, false), ("bigstar", 0x2605, false), ("blacksquare", 0x25AA, false),
-    ("brvbar", 0xA6, true), ("bsol", 0x5C, false), ("bull", 0x2022, false),
-    ("bullet", 0x2022, false), ("cap", 0x2229, false), ("caret", 0x2041, false),
-    ("ccedil", 0xE7, true), ("cedil", 0xB8, true), ("cent", 0xA2, true),
-    ("centerdot", 0xB7, false), ("check", 0x2713, false), ("checkmark", 0x2713, false),
-    ("chi", 0x3C7, false), ("cir", 0x25CB, false), ("circ", 0x2C6, false),
-    ("clubs", 0x2663, false), ("clubsuit", 0x2663, false), ("colon", 0x3A, false),
-    ("comma", 0x2C, false), ("commat", 0x40, false), ("cong", 0x2245, false), ("copy", 0xA9, true),
-    ("copysr", 0x2117, false), ("crarr", 0x21B5, false), ("cross", 0x2717, false),
-    ("cup", 0x222A, false), ("curren", 0xA4, true), ("dArr", 0x21D3, false),
-    ("dagger", 0x2020, false), ("darr", 0x2193, false), ("dash", 0x2010, false),
-    ("deg", 0xB0, true), ("delta", 0x3B4, false), ("diamondsuit", 0x2666, false),
-    ("diams", 0x2666, false), ("die", 0xA8, false), ("div", 0xF7, false), ("divide", 0xF7, true),
-    ("dollar", 0x24, false), ("downarrow", 0x2193, false), ("dtri", 0x25BF, false),
-    ("dtrif", 0x25BE, false), ("eacute", 0xE9, true), ("ecirc", 0xEA, true),
-    ("egrave", 0xE8, true), ("ell", 0x2113, false), ("empty", 0x2205, false),
-    ("emptyset", 0x2205, false), ("emsp", 0x2003, false), ("emsp13", 0x2004, false),
-    ("emsp14", 0x2005, false), ("ensp", 0x2002, false), ("epsilon", 0x3B5, false),
-    ("equals", 0x3D, false), ("equiv", 0x2261, false), ("eta", 0x3B7, false), ("eth", 0xF0, true),
-    ("euml", 0xEB, true), ("euro", 0x20AC, false), ("excl", 0x21, false), ("exist", 0x2203, false),
-    ("female", 0x2640, false), ("flat", 0x266D, false), ("fnof", 0x192, false),
-    ("forall", 0x2200, false), ("frac12", 0xBD, true), ("frac13", 0x2153, false),
-    ("frac14", 0xBC, true), ("frac15", 0x2155, false), ("frac16", 0x2159, false),
-    ("frac18", 0x215B, false), ("frac23", 0x2154, false), ("frac25", 0x2156, false),
-    ("frac34", 0xBE, true), ("frac35", 0x2157, false), ("frac38", 0x215C, false),
-    ("frac45", 0x2158, false), ("frac56", 0x215A, false), ("frac58", 0x215D, false),
-    ("frac78", 0x215E, false), ("frasl", 0x2044, false), ("gamma", 0x3B3, false),
-    ("ge", 0x2265, false), ("geq", 0x2265, false), ("grave", 0x60, false), ("gt", 0x3E, true),
-    ("hArr", 0x21D4, false), ("hairsp", 0x200A, false), ("half", 0xBD, false),
-    ("harr", 0x2194, false), ("hbar", 0x210F, false), ("hearts", 0x2665, false),
-    ("heartsuit", 0x2665, false), ("hellip", 0x2026, false), ("horbar", 0x2015, false),
-    ("hyphen", 0x2010, false), ("iacute", 0xED, true), ("icirc", 0xEE, true),
-    ("iexcl", 0xA1, true), ("igrave", 0xEC, true), ("image", 0x2111, false),
-    ("incare", 0x2105, false), ("infin", 0x221E, false), ("int", 0x222B, false),
-    ("iota", 0x3B9, false), ("iquest", 0xBF, true), ("isin", 0x2208, false), ("iuml", 0xEF, true),
-    ("kappa", 0x3BA, false), ("lArr", 0x21D0, false), ("lambda", 0x3BB, false),
-    ("lang", 0x27E8, false), ("laquo", 0xAB, true), ("larr", 0x2190, false),
-    ("lbrace", 0x7B, false), ("lbrack", 0x5B, false), ("lceil", 0x2308, false),
-    ("lcub", 0x7B, false), ("ldquo", 0x201C, false), ("ldquor", 0x201E, false),
-    ("le", 0x2264, false), ("leftarrow", 0x2190, false), ("leq", 0x2264, false),
-    ("lfloor", 0x230A, false), ("lowast", 0x2217, false), ("lowbar", 0x5F, false),
-    ("loz", 0x25CA, false), ("lozf", 0x29EB, false), ("lpar", 0x28, false), ("lrm", 0x200E, false),
-    ("lsaquo", 0x2039, false), ("lsqb", 0x5B, false), ("lsquo", 0x2018, false),
-    ("lsquor", 0x201A, false), ("lt", 0x3C, true), ("ltri", 0x25C3, false),
-    ("ltrif", 0x25C2, false), ("macr", 0xAF, true), ("male", 0x2642, false),
-    ("marker", 0x25AE, false), ("mdash", 0x2014, false), ("mho", 0x2127, false),
-    ("micro", 0xB5, true), ("midast", 0x2A, false), ("middot", 0xB7, true),
-    ("minus", 0x2212, false), ("mldr", 0x2026, false), ("mu", 0x3BC, false),
-    ("nabla", 0x2207, false), ("natural", 0x266E, false), ("nbsp", 0xA0, true),
-    ("ndash", 0x2013, false), ("ne", 0x2260, false), ("ni", 0x220B, false),
-    ("nldr", 0x2025, false), ("not", 0xAC, true), ("notin", 0x2209, false),
-    ("nsub", 0x2284, false), ("ntilde", 0xF1, true), ("nu", 0x3BD, false), ("num", 0x23, false),
-    ("numero", 0x2116, false), ("numsp", 0x2007, false), ("oacute", 0xF3, true),
-    ("ocirc", 0xF4, true), ("oelig", 0x153, false), ("ograve", 0xF2, true), ("ohm", 0x3A9, false),
-    ("oline", 0x203E, false), ("omega", 0x3C9, false), ("omicron", 0x3BF, false),
-    ("oplus", 0x2295, false), ("or", 0x2228, false), ("ordf", 0xAA, true), ("ordm", 0xBA, true),
-    ("oslash", 0xF8, true), ("otilde", 0xF5, true), ("otimes", 0x2297, false),
-    ("ouml", 0xF6, true), ("para", 0xB6, true), ("part", 0x2202, false), ("percnt", 0x25, false),
-    ("period", 0x2E, false), ("permil", 0x2030, false), ("perp", 0x22A5, false),
-    ("phi", 0x3C6, false), ("phone", 0x260E, false), ("pi", 0x3C0, false), ("piv", 0x3D6, false),
-    ("planck", 0x210F, false), ("plus", 0x2B, false), ("plusmn", 0xB1, true), ("pm", 0xB1, false),
-    ("pound", 0xA3, true), ("prime", 0x2032, false), ("prod", 0x220F, false),
-    ("prop", 0x221D, false), ("propto", 0x221D, false), ("psi", 0x3C8, false),
-    ("puncsp", 0x2008, false), ("quest", 0x3F, false), ("quot", 0x22, true),
-    ("rArr", 0x21D2, false), ("radic", 0x221A, false), ("rang", 0x27E9, false),
-    ("raquo", 0xBB, true), ("rarr", 0x2192, false), ("rbrace", 0x7D, false),
-    ("rbrack", 0x5D, false), ("rceil", 0x2309, false), ("rcub", 0x7D, false),
-    ("rdquo", 0x201D, false), ("rdquor", 0x201D, false), ("real", 0x211C, false),
-    ("rect", 0x25AD, false), ("reg", 0xAE, true), ("rfloor", 0x230B, false), ("rho", 0x3C1, false),
-    ("rightarrow", 0x2192, false), ("rlm", 0x200F, false), ("rpar", 0x29, false),
-    ("rsaquo", 0x203A, false), ("rsqb", 0x5D, false), ("rsquo", 0x2019, false),
-    ("rsquor", 0x2019, false), ("rtri", 0x25B9, false), ("rtrif", 0x25B8, false),
-    ("sbquo", 0x201A, false), ("scaron", 0x161, false), ("sdot", 0x22C5, false),
-    ("sect", 0xA7, true), ("semi", 0x3B, false), ("sharp", 0x266F, false), ("shy", 0xAD, true),
-    ("sigma", 0x3C3, false), ("sigmaf", 0x3C2, false), ("sim", 0x223C, false),
-    ("sol", 0x2F, false), ("spades", 0x2660, false), ("spadesuit", 0x2660, false),
-    ("squ", 0x25A1, false), ("square", 0x25A1, false), ("squf", 0x25AA, false),
-    ("star", 0x2606, false), ("starf", 0x2605, false), ("strns", 0xAF, false),
-    ("sub", 0x2282, false), ("sube", 0x2286, false), ("sum", 0x2211, false),
-    ("sung", 0x266A, false), ("sup", 0x2283, false), ("sup1", 0xB9, true), ("sup2", 0xB2, true),
-    ("sup3", 0xB3, true), ("supe", 0x2287, false), ("szlig", 0xDF, true), ("tau", 0x3C4, false),
-    ("there4", 0x2234, false), ("therefore", 0x2234, false), ("theta", 0x3B8, false),
-    ("thetasym", 0x3D1, false), ("thinsp", 0x2009, false), ("thorn", 0xFE, true),
-    ("tilde", 0x2DC, false), ("times", 0xD7, true), ("trade", 0x2122, false),
-    ("uArr", 0x21D1, false), ("uacute", 0xFA, true), ("uarr", 0x2191, false),
-    ("ucirc", 0xFB, true), ("ugrave", 0xF9, true), ("uml", 0xA8, true), ("uparrow", 0x2191, false),
-    ("upsih", 0x3D2, false), ("upsilon", 0x3C5, false), ("utri", 0x25B5, false),
-    ("utrif", 0x25B4, false), ("uuml", 0xFC, true), ("verbar", 0x7C, false), ("vert", 0x7C, false),
-    ("weierp", 0x2118, false), ("wp", 0x2118, false), ("xi", 0x3BE, false), ("yacute", 0xFD, true),
-    ("yen", 0xA5, true), ("yuml", 0xFF, true), ("zeta", 0x3B6, false), ("zwj", 0x200D, false),
+    ("AElig", 0xC6, true),
+    ("AMP", 0x26, true),
+    ("Aacute", 0xC1, true),
+    ("Acirc", 0xC2, true),
+    ("Agrave", 0xC0, true),
+    ("Alpha", 0x391, false),
+    ("Aring", 0xC5, true),
+    ("Atilde", 0xC3, true),
+    ("Auml", 0xC4, true),
+    ("Because", 0x2235, false),
+    ("Bernoullis", 0x212C, false),
+    ("Beta", 0x392, false),
+    ("COPY", 0xA9, true),
+    ("Ccedil", 0xC7, true),
+    ("CenterDot", 0xB7, false),
+    ("Chi", 0x3A7, false),
+    ("Congruent", 0x2261, false),
+    ("Dagger", 0x2021, false),
+    ("Delta", 0x394, false),
+    ("DiacriticalGrave", 0x60, false),
+    ("Dot", 0xA8, false),
+    ("DoubleDot", 0xA8, false),
+    ("ETH", 0xD0, true),
+    ("Eacute", 0xC9, true),
+    ("Ecirc", 0xCA, true),
+    ("Egrave", 0xC8, true),
+    ("Epsilon", 0x395, false),
+    ("Eta", 0x397, false),
+    ("Euml", 0xCB, true),
+    ("GT", 0x3E, true),
+    ("Gamma", 0x393, false),
+    ("Hat", 0x5E, false),
+    ("Iacute", 0xCD, true),
+    ("Icirc", 0xCE, true),
+    ("Igrave", 0xCC, true),
+    ("Im", 0x2111, false),
+    ("Iota", 0x399, false),
+    ("Iuml", 0xCF, true),
+    ("Kappa", 0x39A, false),
+    ("LT", 0x3C, true),
+    ("Lambda", 0x39B, false),
+    ("LeftArrow", 0x2190, false),
+    ("MediumSpace", 0x205F, false),
+    ("Mu", 0x39C, false),
+    ("NewLine", 0xA, false),
+    ("NoBreak", 0x2060, false),
+    ("NonBreakingSpace", 0xA0, false),
+    ("NotEqual", 0x2260, false),
+    ("Ntilde", 0xD1, true),
+    ("Nu", 0x39D, false),
+    ("OElig", 0x152, false),
+    ("Oacute", 0xD3, true),
+    ("Ocirc", 0xD4, true),
+    ("Ograve", 0xD2, true),
+    ("Omega", 0x3A9, false),
+    ("Omicron", 0x39F, false),
+    ("Oslash", 0xD8, true),
+    ("Otilde", 0xD5, true),
+    ("Ouml", 0xD6, true),
+    ("OverBar", 0x203E, false),
+    ("Phi", 0x3A6, false),
+    ("Pi", 0x3A0, false),
+    ("PlusMinus", 0xB1, false),
+    ("Prime", 0x2033, false),
+    ("Product", 0x220F, false),
+    ("Psi", 0x3A8, false),
+    ("QUOT", 0x22, true),
+    ("REG", 0xAE, true),
+    ("Re", 0x211C, false),
+    ("Rho", 0x3A1, false),
+    ("RightArrow", 0x2192, false),
+    ("Scaron", 0x160, false),
+    ("Sigma", 0x3A3, false),
+    ("Sqrt", 0x221A, false),
+    ("Square", 0x25A1, false),
+    ("Sum", 0x2211, false),
+    ("THORN", 0xDE, true),
+    ("TRADE", 0x2122, false),
+    ("Tab", 0x9, false),
+    ("Tau", 0x3A4, false),
+    ("Therefore", 0x2234, false),
+    ("Theta", 0x398, false),
+    ("ThinSpace", 0x2009, false),
+    ("Uacute", 0xDA, true),
+    ("Ucirc", 0xDB, true),
+    ("Ugrave", 0xD9, true),
+    ("UnderBar", 0x5F, false),
+    ("Upsilon", 0x3A5, false),
+    ("Uuml", 0xDC, true),
+    ("Vert", 0x2016, false),
+    ("VerticalLine", 0x7C, false),
+    ("Xi", 0x39E, false),
+    ("Yacute", 0xDD, true),
+    ("Yuml", 0x178, false),
+    ("ZeroWidthSpace", 0x200B, false),
+    ("Zeta", 0x396, false),
+    ("aacute", 0xE1, true),
+    ("acirc", 0xE2, true),
+    ("acute", 0xB4, true),
+    ("aelig", 0xE6, true),
+    ("agrave", 0xE0, true),
+    ("alefsym", 0x2135, false),
+    ("aleph", 0x2135, false),
+    ("alpha", 0x3B1, false),
+    ("amp", 0x26, true),
+    ("and", 0x2227, false),
+    ("ang", 0x2220, false),
+    ("angle", 0x2220, false),
+    ("angst", 0xC5, false),
+    ("apos", 0x27, false),
+    ("approx", 0x2248, false),
+    ("aring", 0xE5, true),
+    ("ast", 0x2A, false),
+    ("asymp", 0x2248, false),
+    ("atilde", 0xE3, true),
+    ("auml", 0xE4, true),
+    ("bdquo", 0x201E, false),
+    ("becaus", 0x2235, false),
+    ("because", 0x2235, false),
+    ("bernou", 0x212C, false),
+    ("beta", 0x3B2, false),
+    ("bigcirc", 0x25EF, false),
+    ("bigstar", 0x2605, false),
+    ("blacksquare", 0x25AA, false),
+    ("brvbar", 0xA6, true),
+    ("bsol", 0x5C, false),
+    ("bull", 0x2022, false),
+    ("bullet", 0x2022, false),
+    ("cap", 0x2229, false),
+    ("caret", 0x2041, false),
+    ("ccedil", 0xE7, true),
+    ("cedil", 0xB8, true),
+    ("cent", 0xA2, true),
+    ("centerdot", 0xB7, false),
+    ("check", 0x2713, false),
+    ("checkmark", 0x2713, false),
+    ("chi", 0x3C7, false),
+    ("cir", 0x25CB, false),
+    ("circ", 0x2C6, false),
+    ("clubs", 0x2663, false),
+    ("clubsuit", 0x2663, false),
+    ("colon", 0x3A, false),
+    ("comma", 0x2C, false),
+    ("commat", 0x40, false),
+    ("cong", 0x2245, false),
+    ("copy", 0xA9, true),
+    ("copysr", 0x2117, false),
+    ("crarr", 0x21B5, false),
+    ("cross", 0x2717, false),
+    ("cup", 0x222A, false),
+    ("curren", 0xA4, true),
+    ("dArr", 0x21D3, false),
+    ("dagger", 0x2020, false),
+    ("darr", 0x2193, false),
+    ("dash", 0x2010, false),
+    ("deg", 0xB0, true),
+    ("delta", 0x3B4, false),
+    ("diamondsuit", 0x2666, false),
+    ("diams", 0x2666, false),
+    ("die", 0xA8, false),
+    ("div", 0xF7, false),
+    ("divide", 0xF7, true),
+    ("dollar", 0x24, false),
+    ("downarrow", 0x2193, false),
+    ("dtri", 0x25BF, false),
+    ("dtrif", 0x25BE, false),
+    ("eacute", 0xE9, true),
+    ("ecirc", 0xEA, true),
+    ("egrave", 0xE8, true),
+    ("ell", 0x2113, false),
+    ("empty", 0x2205, false),
+    ("emptyset", 0x2205, false),
+    ("emsp", 0x2003, false),
+    ("emsp13", 0x2004, false),
+    ("emsp14", 0x2005, false),
+    ("ensp", 0x2002, false),
+    ("epsilon", 0x3B5, false),
+    ("equals", 0x3D, false),
+    ("equiv", 0x2261, false),
+    ("eta", 0x3B7, false),
+    ("eth", 0xF0, true),
+    ("euml", 0xEB, true),
+    ("euro", 0x20AC, false),
+    ("excl", 0x21, false),
+    ("exist", 0x2203, false),
+    ("female", 0x2640, false),
+    ("flat", 0x266D, false),
+    ("fnof", 0x192, false),
+    ("forall", 0x2200, false),
+    ("frac12", 0xBD, true),
+    ("frac13", 0x2153, false),
+    ("frac14", 0xBC, true),
+    ("frac15", 0x2155, false),
+    ("frac16", 0x2159, false),
+    ("frac18", 0x215B, false),
+    ("frac23", 0x2154, false),
+    ("frac25", 0x2156, false),
+    ("frac34", 0xBE, true),
+    ("frac35", 0x2157, false),
+    ("frac38", 0x215C, false),
+    ("frac45", 0x2158, false),
+    ("frac56", 0x215A, false),
+    ("frac58", 0x215D, false),
+    ("frac78", 0x215E, false),
+    ("frasl", 0x2044, false),
+    ("gamma", 0x3B3, false),
+    ("ge", 0x2265, false),
+    ("geq", 0x2265, false),
+    ("grave", 0x60, false),
+    ("gt", 0x3E, true),
+    ("hArr", 0x21D4, false),
+    ("hairsp", 0x200A, false),
+    ("half", 0xBD, false),
+    ("harr", 0x2194, false),
+    ("hbar", 0x210F, false),
+    ("hearts", 0x2665, false),
+    ("heartsuit", 0x2665, false),
+    ("hellip", 0x2026, false),
+    ("horbar", 0x2015, false),
+    ("hyphen", 0x2010, false),
+    ("iacute", 0xED, true),
+    ("icirc", 0xEE, true),
+    ("iexcl", 0xA1, true),
+    ("igrave", 0xEC, true),
+    ("image", 0x2111, false),
+    ("incare", 0x2105, false),
+    ("infin", 0x221E, false),
+    ("int", 0x222B, false),
+    ("iota", 0x3B9, false),
+    ("iquest", 0xBF, true),
+    ("isin", 0x2208, false),
+    ("iuml", 0xEF, true),
+    ("kappa", 0x3BA, false),
+    ("lArr", 0x21D0, false),
+    ("lambda", 0x3BB, false),
+    ("lang", 0x27E8, false),
+    ("laquo", 0xAB, true),
+    ("larr", 0x2190, false),
+    ("lbrace", 0x7B, false),
+    ("lbrack", 0x5B, false),
+    ("lceil", 0x2308, false),
+    ("lcub", 0x7B, false),
+    ("ldquo", 0x201C, false),
+    ("ldquor", 0x201E, false),
+    ("le", 0x2264, false),
+    ("leftarrow", 0x2190, false),
+    ("leq", 0x2264, false),
+    ("lfloor", 0x230A, false),
+    ("lowast", 0x2217, false),
+    ("lowbar", 0x5F, false),
+    ("loz", 0x25CA, false),
+    ("lozf", 0x29EB, false),
+    ("lpar", 0x28, false),
+    ("lrm", 0x200E, false),
+    ("lsaquo", 0x2039, false),
+    ("lsqb", 0x5B, false),
+    ("lsquo", 0x2018, false),
+    ("lsquor", 0x201A, false),
+    ("lt", 0x3C, true),
+    ("ltri", 0x25C3, false),
+    ("ltrif", 0x25C2, false),
+    ("macr", 0xAF, true),
+    ("male", 0x2642, false),
+    ("marker", 0x25AE, false),
+    ("mdash", 0x2014, false),
+    ("mho", 0x2127, false),
+    ("micro", 0xB5, true),
+    ("midast", 0x2A, false),
+    ("middot", 0xB7, true),
+    ("minus", 0x2212, false),
+    ("mldr", 0x2026, false),
+    ("mu", 0x3BC, false),
+    ("nabla", 0x2207, false),
+    ("natural", 0x266E, false),
+    ("nbsp", 0xA0, true),
+    ("ndash", 0x2013, false),
+    ("ne", 0x2260, false),
+    ("ni", 0x220B, false),
+    ("nldr", 0x2025, false),
+    ("not", 0xAC, true),
+    ("notin", 0x2209, false),
+    ("nsub", 0x2284, false),
+    ("ntilde", 0xF1, true),
+    ("nu", 0x3BD, false),
+    ("num", 0x23, false),
+    ("numero", 0x2116, false),
+    ("numsp", 0x2007, false),
+    ("oacute", 0xF3, true),
+    ("ocirc", 0xF4, true),
+    ("oelig", 0x153, false),
+    ("ograve", 0xF2, true),
+    ("ohm", 0x3A9, false),
+    ("oline", 0x203E, false),
+    ("omega", 0x3C9, false),
+    ("omicron", 0x3BF, false),
+    ("oplus", 0x2295, false),
+    ("or", 0x2228, false),
+    ("ordf", 0xAA, true),
+    ("ordm", 0xBA, true),
+    ("oslash", 0xF8, true),
+    ("otilde", 0xF5, true),
+    ("otimes", 0x2297, false),
+    ("ouml", 0xF6, true),
+    ("para", 0xB6, true),
+    ("part", 0x2202, false),
+    ("percnt", 0x25, false),
+    ("period", 0x2E, false),
+    ("permil", 0x2030, false),
+    ("perp", 0x22A5, false),
+    ("phi", 0x3C6, false),
+    ("phone", 0x260E, false),
+    ("pi", 0x3C0, false),
+    ("piv", 0x3D6, false),
+    ("planck", 0x210F, false),
+    ("plus", 0x2B, false),
+    ("plusmn", 0xB1, true),
+    ("pm", 0xB1, false),
+    ("pound", 0xA3, true),
+    ("prime", 0x2032, false),
+    ("prod", 0x220F, false),
+    ("prop", 0x221D, false),
+    ("propto", 0x221D, false),
+    ("psi", 0x3C8, false),
+    ("puncsp", 0x2008, false),
+    ("quest", 0x3F, false),
+    ("quot", 0x22, true),
+    ("rArr", 0x21D2, false),
+    ("radic", 0x221A, false),
+    ("rang", 0x27E9, false),
+    ("raquo", 0xBB, true),
+    ("rarr", 0x2192, false),
+    ("rbrace", 0x7D, false),
+    ("rbrack", 0x5D, false),
+    ("rceil", 0x2309, false),
+    ("rcub", 0x7D, false),
+    ("rdquo", 0x201D, false),
+    ("rdquor", 0x201D, false),
+    ("real", 0x211C, false),
+    ("rect", 0x25AD, false),
+    ("reg", 0xAE, true),
+    ("rfloor", 0x230B, false),
+    ("rho", 0x3C1, false),
+    ("rightarrow", 0x2192, false),
+    ("rlm", 0x200F, false),
+    ("rpar", 0x29, false),
+    ("rsaquo", 0x203A, false),
+    ("rsqb", 0x5D, false),
+    ("rsquo", 0x2019, false),
+    ("rsquor", 0x2019, false),
+    ("rtri", 0x25B9, false),
+    ("rtrif", 0x25B8, false),
+    ("sbquo", 0x201A, false),
+    ("scaron", 0x161, false),
+    ("sdot", 0x22C5, false),
+    ("sect", 0xA7, true),
+    ("semi", 0x3B, false),
+    ("sharp", 0x266F, false),
+    ("shy", 0xAD, true),
+    ("sigma", 0x3C3, false),
+    ("sigmaf", 0x3C2, false),
+    ("sim", 0x223C, false),
+    ("sol", 0x2F, false),
+    ("spades", 0x2660, false),
+    ("spadesuit", 0x2660, false),
+    ("squ", 0x25A1, false),
+    ("square", 0x25A1, false),
+    ("squf", 0x25AA, false),
+    ("star", 0x2606, false),
+    ("starf", 0x2605, false),
+    ("strns", 0xAF, false),
+    ("sub", 0x2282, false),
+    ("sube", 0x2286, false),
+    ("sum", 0x2211, false),
+    ("sung", 0x266A, false),
+    ("sup", 0x2283, false),
+    ("sup1", 0xB9, true),
+    ("sup2", 0xB2, true),
+    ("sup3", 0xB3, true),
+    ("supe", 0x2287, false),
+    ("szlig", 0xDF, true),
+    ("tau", 0x3C4, false),
+    ("there4", 0x2234, false),
+    ("therefore", 0x2234, false),
+    ("theta", 0x3B8, false),
+    ("thetasym", 0x3D1, false),
+    ("thinsp", 0x2009, false),
+    ("thorn", 0xFE, true),
+    ("tilde", 0x2DC, false),
+    ("times", 0xD7, true),
+    ("trade", 0x2122, false),
+    ("uArr", 0x21D1, false),
+    ("uacute", 0xFA, true),
+    ("uarr", 0x2191, false),
+    ("ucirc", 0xFB, true),
+    ("ugrave", 0xF9, true),
+    ("uml", 0xA8, true),
+    ("uparrow", 0x2191, false),
+    ("upsih", 0x3D2, false),
+    ("upsilon", 0x3C5, false),
+    ("utri", 0x25B5, false),
+    ("utrif", 0x25B4, false),
+    ("uuml", 0xFC, true),
+    ("verbar", 0x7C, false),
+    ("vert", 0x7C, false),
+    ("weierp", 0x2118, false),
+    ("wp", 0x2118, false),
+    ("xi", 0x3BE, false),
+    ("yacute", 0xFD, true),
+    ("yen", 0xA5, true),
+    ("yuml", 0xFF, true),
+    ("zeta", 0x3B6, false),
+    ("zwj", 0x200D, false),
     ("zwnj", 0x200C, false),
 ];
 
@@ -1166,9 +1518,7 @@ fn classify(c: char) -> Cls {
         | '\u{2060}'
         | '\u{FEFF}'
         | '\u{E0000}'..='\u{E007F}' => Cls::Drop,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{61C}' => {
-            Cls::Escape
-        }
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{61C}' => Cls::Escape,
         _ => Cls::Plain,
     }
 }
@@ -1201,7 +1551,13 @@ static UTF8_LEN: [u8; 256] = {
     let mut t = [1u8; 256];
     let mut i = 0xC0;
     while i < 0x100 {
-        t[i] = if i < 0xE0 { 2 } else if i < 0xF0 { 3 } else { 4 };
+        t[i] = if i < 0xE0 {
+            2
+        } else if i < 0xF0 {
+            3
+        } else {
+            4
+        };
         i += 1;
     }
     t
@@ -1984,9 +2340,7 @@ impl<'a> Converter<'a> {
             Tag::Script => self.find(codes::HTML_SCRIPT, Warning),
             Tag::Style => self.find(codes::HTML_STYLE, Info),
             Tag::Iframe | Tag::Frame | Tag::Frameset => self.find(codes::HTML_IFRAME, Warning),
-            Tag::Object | Tag::Embed | Tag::Applet | Tag::Svg | Tag::Math => {
-                self.find(codes::HTML_OBJECT, Warning)
-            }
+            Tag::Object | Tag::Embed | Tag::Applet | Tag::Svg | Tag::Math => self.find(codes::HTML_OBJECT, Warning),
             Tag::Form | Tag::Input | Tag::Button | Tag::Select | Tag::Textarea | Tag::Keygen => {
                 self.find(codes::HTML_FORM, Warning)
             }
@@ -2208,7 +2562,8 @@ impl<'a> Converter<'a> {
         // A detached link ends with the first block opened after it, and
         // never crosses a table cell (finished before the cell closes).
         let cell_end = matches!(e.tag, Tag::Td | Tag::Th | Tag::Tr | Tag::Caption | Tag::Table);
-        if self.link.as_ref().is_some_and(|l| l.elem == DETACHED && (cell_end || (e.brk > 0 && e.seq >= l.detached_at))) {
+        if self.link.as_ref().is_some_and(|l| l.elem == DETACHED && (cell_end || (e.brk > 0 && e.seq >= l.detached_at)))
+        {
             self.finish_link();
         }
         match e.tag {
@@ -2744,8 +3099,7 @@ impl<'a> Converter<'a> {
         if vis {
             self.request_break(1);
         }
-        let line = self.out.nl_count
-            + if self.out.buf.is_empty() { 0 } else { u64::from(self.out.pending_nl) };
+        let line = self.out.nl_count + if self.out.buf.is_empty() { 0 } else { u64::from(self.out.pending_nl) };
         let (tc, seps) = (self.out.text_count, self.out.pending_seps);
         self.out.watch(tc);
         if let Some(t) = self.tables.last_mut() {
@@ -2910,14 +3264,9 @@ impl<'a> Converter<'a> {
         let src = self.attr("src").map(|s| clean_url(&decode_attr(s)).into_owned()).unwrap_or_default();
         let lower = src.to_ascii_lowercase();
         let remote = ["http:", "https:", "ftp:", "//"].iter().any(|p| lower.starts_with(p))
-            || (self.base.is_some()
-                && !src.is_empty()
-                && !has_scheme(&src)
-                && !src.starts_with('#'));
+            || (self.base.is_some() && !src.is_empty() && !has_scheme(&src) && !src.starts_with('#'));
         let style = self.attr("style").map(parse_style);
-        let dim = |attr: Option<&str>, css: Option<f64>| {
-            attr.and_then(|v| css_number(decode_attr(v).trim())).or(css)
-        };
+        let dim = |attr: Option<&str>, css: Option<f64>| attr.and_then(|v| css_number(decode_attr(v).trim())).or(css);
         let w = dim(self.attr("width"), style.as_ref().and_then(|s| s.width));
         let h = dim(self.attr("height"), style.as_ref().and_then(|s| s.height));
         if remote {
@@ -3230,8 +3579,7 @@ fn hex_color(h: &str) -> Option<Color> {
 }
 
 fn rgb_function(args: &str) -> Option<Color> {
-    let parts: Vec<&str> =
-        args.split([',', ' ', '/']).map(str::trim).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = args.split([',', ' ', '/']).map(str::trim).filter(|p| !p.is_empty()).collect();
     if parts.len() < 3 {
         return None;
     }
@@ -3572,10 +3920,9 @@ fn display_url(u: &str) -> Cow<'_, str> {
 /// File extensions that look like top-level domains in link texts such as
 /// "report.pdf"; such texts are not taken for domains.
 const FILE_EXTENSIONS: &[&str] = &[
-    "asp", "aspx", "avi", "bmp", "cgi", "css", "csv", "doc", "docx", "eml", "exe", "gif", "htm",
-    "html", "ics", "jpeg", "jpg", "js", "json", "jsp", "jtd", "lzh", "mov", "mp3", "mp4", "msg",
-    "odt", "ods", "pdf", "php", "png", "ppt", "pptx", "rtf", "txt", "wav", "xls", "xlsm", "xlsx",
-    "xml", "zip",
+    "asp", "aspx", "avi", "bmp", "cgi", "css", "csv", "doc", "docx", "eml", "exe", "gif", "htm", "html", "ics", "jpeg",
+    "jpg", "js", "json", "jsp", "jtd", "lzh", "mov", "mp3", "mp4", "msg", "odt", "ods", "pdf", "php", "png", "ppt",
+    "pptx", "rtf", "txt", "wav", "xls", "xlsm", "xlsx", "xml", "zip",
 ];
 
 fn domain_like(h: &str, allow_file_ext: bool) -> bool {
@@ -3583,7 +3930,9 @@ fn domain_like(h: &str, allow_file_ext: bool) -> bool {
     if labels.len() < 2 {
         return false;
     }
-    if labels.len() == 4 && labels.iter().all(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|c| c.is_ascii_digit())) {
+    if labels.len() == 4
+        && labels.iter().all(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|c| c.is_ascii_digit()))
+    {
         return true;
     }
     let ok_label = |l: &&str| {
@@ -3636,9 +3985,8 @@ fn text_host(text: &str) -> Option<String> {
 fn same_site(a: &str, b: &str) -> bool {
     let a = a.strip_prefix("www.").unwrap_or(a);
     let b = b.strip_prefix("www.").unwrap_or(b);
-    let sub = |long: &str, short: &str| {
-        short.contains('.') && long.strip_suffix(short).is_some_and(|p| p.ends_with('.'))
-    };
+    let sub =
+        |long: &str, short: &str| short.contains('.') && long.strip_suffix(short).is_some_and(|p| p.ends_with('.'));
     a == b || sub(a, b) || sub(b, a)
 }
 
@@ -3678,7 +4026,11 @@ mod tests {
         let html = "<style>.x{display:none} #y { visibility: hidden } @media (max-width:600px){ .m {display:none} } p.z, .a .b {display:none}</style>\
             <p>shown</p><p class=\"q X\">HIDDEN1</p><div id=y>HIDDEN2</div><p class=m>mobile-only-hidden</p><p class=z>HIDDEN3</p><p class=b>kept</p>";
         let out = html_to_text(html, "1", 1 << 20);
-        assert!(out.text.contains("shown") && out.text.contains("mobile-only-hidden") && out.text.contains("kept"), "{}", out.text);
+        assert!(
+            out.text.contains("shown") && out.text.contains("mobile-only-hidden") && out.text.contains("kept"),
+            "{}",
+            out.text
+        );
         assert!(!out.text.contains("HIDDEN"), "{}", out.text);
         assert!(out.findings.iter().any(|f| f.code == codes::HTML_HIDDEN_TEXT));
     }
@@ -3765,7 +4117,8 @@ mod tests {
     #[test]
     fn tables_layout_and_nested() {
         // Nested single-row table flattens into the outer row.
-        let t = text("<table><tr><td>a</td><td><table><tr><td>x</td><td>y</td></tr></table></td><td>c</td></tr></table>");
+        let t =
+            text("<table><tr><td>a</td><td><table><tr><td>x</td><td>y</td></tr></table></td><td>c</td></tr></table>");
         assert_eq!(t, "a | x | y | c");
         // Layout table: block content breaks the row instead of one long line.
         let t = text("<table><tr><td><p>左1</p><p>左2</p></td><td><p>右</p></td></tr></table>");
@@ -3778,13 +4131,25 @@ mod tests {
         // Table cells outside a table are ignored as tags.
         assert_eq!(text("<td>a</td><td>b</td>"), "ab");
         // Spacer cells of layout tables do not produce separators...
-        assert_eq!(text("<table><tr><td width=20></td><td>Email Returned</td><td>&nbsp;</td></tr>\
-            <tr><td></td><td>本文</td></tr></table>"), "Email Returned\n本文");
+        assert_eq!(
+            text(
+                "<table><tr><td width=20></td><td>Email Returned</td><td>&nbsp;</td></tr>\
+            <tr><td></td><td>本文</td></tr></table>"
+            ),
+            "Email Returned\n本文"
+        );
         // ...but a data row shows its leading empty cells, even the first one.
-        assert_eq!(text("<table><tr><th></th><th>月</th><th>火</th></tr><tr><td>朝</td><td>a</td><td></td></tr>\
-            <tr><td></td><td></td><td>b</td></tr></table>"), "| 月 | 火\n朝 | a |\n| | b");
-        assert_eq!(text("<table><tr><td>x</td><td><table><tr><td></td><td>p</td><td>q</td></tr></table></td></tr></table>"),
-            "x | | p | q");
+        assert_eq!(
+            text(
+                "<table><tr><th></th><th>月</th><th>火</th></tr><tr><td>朝</td><td>a</td><td></td></tr>\
+            <tr><td></td><td></td><td>b</td></tr></table>"
+            ),
+            "| 月 | 火\n朝 | a |\n| | b"
+        );
+        assert_eq!(
+            text("<table><tr><td>x</td><td><table><tr><td></td><td>p</td><td>q</td></tr></table></td></tr></table>"),
+            "x | | p | q"
+        );
         // A stray </div> inside a cell does not close the table.
         assert_eq!(text("<div><table><tr><td>a</div>b</td><td>c</td></tr></table></div>"), "ab | c");
     }
@@ -3798,26 +4163,40 @@ mod tests {
 
     #[test]
     fn links_basic() {
-        assert_eq!(text("<a href=\"https://x.example.jp/a?b=1&amp;c=2\">案内</a>"), "案内 <https://x.example.jp/a?b=1&c=2>");
+        assert_eq!(
+            text("<a href=\"https://x.example.jp/a?b=1&amp;c=2\">案内</a>"),
+            "案内 <https://x.example.jp/a?b=1&c=2>"
+        );
         assert_eq!(text("<a href=\"https://x.example.jp/\">https://X.example.jp</a>"), "https://X.example.jp");
         assert_eq!(text("<a href=\"mailto:a@b.example.jp\">a@b.example.jp</a>"), "a@b.example.jp");
         assert_eq!(text("<a href=\"#top\">先頭へ</a>"), "先頭へ");
         assert_eq!(text("<a name=x>anchor</a>"), "anchor");
         assert_eq!(text("<a href=\"/relative/page.html\">相対</a>"), "相対 </relative/page.html>");
-        assert_eq!(text("<a href=\"https://a.example/\"><img alt=\"バナー\"></a>"), "[画像: バナー] <https://a.example/>");
+        assert_eq!(
+            text("<a href=\"https://a.example/\"><img alt=\"バナー\"></a>"),
+            "[画像: バナー] <https://a.example/>"
+        );
         assert_eq!(text("<a href=\"https://a.example/x y<z>\">t</a>"), "t <https://a.example/x%20y%3Cz%3E>");
         // A block inside a link that sits in a paragraph: text, then URL.
-        assert_eq!(text("<p><a href=\"https://x.example/\"><div>block link</div></a>next</p>"),
-            "block link <https://x.example/>\nnext");
-        assert_eq!(text("<a href=\"https://x.example/\"><table><tr><td>ボタン</td></tr></table></a>"),
-            "ボタン <https://x.example/>");
+        assert_eq!(
+            text("<p><a href=\"https://x.example/\"><div>block link</div></a>next</p>"),
+            "block link <https://x.example/>\nnext"
+        );
+        assert_eq!(
+            text("<a href=\"https://x.example/\"><table><tr><td>ボタン</td></tr></table></a>"),
+            "ボタン <https://x.example/>"
+        );
         // An empty link closed by its cell does not swallow the next cell.
-        assert_eq!(text("<table><tr><td><a href=\"https://x.example/\"></td><td>b</td></tr></table>"),
-            "<https://x.example/> | b");
+        assert_eq!(
+            text("<table><tr><td><a href=\"https://x.example/\"></td><td>b</td></tr></table>"),
+            "<https://x.example/> | b"
+        );
         assert_eq!(text("<a href=\"https://x.example/\"></a>x"), "<https://x.example/>x");
         // Unclosed link ends at the next link.
-        assert_eq!(text("<a href=\"https://a.example/1\">one <a href=\"https://a.example/2\">two</a>"),
-            "one <https://a.example/1> two <https://a.example/2>");
+        assert_eq!(
+            text("<a href=\"https://a.example/1\">one <a href=\"https://a.example/2\">two</a>"),
+            "one <https://a.example/1> two <https://a.example/2>"
+        );
         let long = format!("<a href=\"https://a.example/{}\">t</a>", "x".repeat(5000));
         let t = text(&long);
         assert!(t.ends_with("…>") && t.chars().count() < 2100, "{}", t.len());
@@ -3825,9 +4204,11 @@ mod tests {
 
     #[test]
     fn links_base_href() {
-        let r = conv("<head><base href=\"https://www.city.example.lg.jp/kurashi/gomi/index.html\"></head>\
+        let r = conv(
+            "<head><base href=\"https://www.city.example.lg.jp/kurashi/gomi/index.html\"></head>\
             <a href=\"calendar.pdf\">カレンダー</a> <a href=\"../../about/\">概要</a> \
-            <a href=\"/top.html?q=1\">トップ</a> <a href=\"//cdn.example.jp/x\">cdn</a> <a href=\"?p=2\">次</a>");
+            <a href=\"/top.html?q=1\">トップ</a> <a href=\"//cdn.example.jp/x\">cdn</a> <a href=\"?p=2\">次</a>",
+        );
         assert_eq!(
             r.text,
             "カレンダー <https://www.city.example.lg.jp/kurashi/gomi/calendar.pdf> \
@@ -3874,7 +4255,9 @@ mod tests {
         let r = conv("<a href='file:///C:/x.exe'>f</a>");
         assert_eq!(r.text, "f [removed file: link]");
         // Schemes outside the shown set are removed too.
-        let r = conv("<a href='ms-msdt:/id PCWDiagnostic'>m</a> <a href='C:\\Windows\\calc.exe'>c</a> <a href='tel:110'>t</a>");
+        let r = conv(
+            "<a href='ms-msdt:/id PCWDiagnostic'>m</a> <a href='C:\\Windows\\calc.exe'>c</a> <a href='tel:110'>t</a>",
+        );
         assert_eq!(r.text, "m [removed ms-msdt: link] c [removed c: link] t <tel:110>");
         assert!(finding(&r, codes::HTML_UNSAFE_URL).detail.contains("ms-msdt:"));
         // Even hidden ones are reported.
@@ -4019,19 +4402,29 @@ mod tests {
     #[test]
     fn entities() {
         assert_eq!(text("&lt;&gt;&amp;&quot;&apos;&nbsp;x&copy;&euro;&hellip;&mdash;&colon;"), "<>&\"' x©€…—:");
-        assert_eq!(text("&#65;&#x41;&#X41;&#0;&#xD800;&#1114112;&#99999999999;&#128;&#x80;"), "AAA\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}€€");
-        assert_eq!(text("&amp &lt3 &copy2020 &notin; &notit; &unknown; &; & x &#; &#x;"), "& <3 ©2020 ∉ ¬it; &unknown; &; & x &#; &#x;");
+        assert_eq!(
+            text("&#65;&#x41;&#X41;&#0;&#xD800;&#1114112;&#99999999999;&#128;&#x80;"),
+            "AAA\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}€€"
+        );
+        assert_eq!(
+            text("&amp &lt3 &copy2020 &notin; &notit; &unknown; &; & x &#; &#x;"),
+            "& <3 ©2020 ∉ ¬it; &unknown; &; & x &#; &#x;"
+        );
         assert_eq!(text("&Alpha;&omega;&lang;&rang;&spades;&thetasym;&there4;"), "Αω⟨⟩♠ϑ∴");
         assert_eq!(text("&AMP;&LT;&COPY;&Tab;x"), "&<© x");
         // In attributes, a legacy name followed by '=' or alnum stays.
-        assert_eq!(text("<a href=\"https://a.example/?x=1&copy=2&amp;y\">t</a>"), "t <https://a.example/?x=1&copy=2&y>");
+        assert_eq!(
+            text("<a href=\"https://a.example/?x=1&copy=2&amp;y\">t</a>"),
+            "t <https://a.example/?x=1&copy=2&y>"
+        );
         assert_eq!(ENTITIES.len(), 413);
         assert!(ENTITIES.windows(2).all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()), "entity table not sorted");
     }
 
     #[test]
     fn output_hygiene() {
-        let r = conv("a\u{0}b\u{1}c\u{7}d\u{7F}e\u{85}f\u{FEFF}g\tx\u{200B}y <b>\u{202E}evil\u{202C}</b> &#x2066;i&#8207;");
+        let r =
+            conv("a\u{0}b\u{1}c\u{7}d\u{7F}e\u{85}f\u{FEFF}g\tx\u{200B}y <b>\u{202E}evil\u{202C}</b> &#x2066;i&#8207;");
         assert_eq!(r.text, "abcdefg xy <U+202E>evil<U+202C> <U+2066>i<U+200F>");
         assert_clean(&r.text);
         let r = conv("&lt;script&gt;alert(1)&lt;/script&gt; &lt;SCRIPT src=x&gt; <pre>&lt;sCrIpT></pre>");
@@ -4072,10 +4465,12 @@ mod tests {
 
     #[test]
     fn images() {
-        let r = conv("<img src=\"https://t.example/o.gif\" width=\"1\" height=\"1\">\
+        let r = conv(
+            "<img src=\"https://t.example/o.gif\" width=\"1\" height=\"1\">\
             <img src=\"http://t.example/p.gif\" style=\"width:0;height:0\">\
             <img src=\"https://img.example/a.png\" alt=\"写真\"><img src=\"cid:logo\">\
-            <img src=\"https://img.example/b.png\" alt=\"x\" style=\"display:none\">");
+            <img src=\"https://img.example/b.png\" alt=\"x\" style=\"display:none\">",
+        );
         assert_eq!(r.text, "[画像: 写真][画像]");
         assert!(finding(&r, codes::HTML_TRACKING_PIXEL).detail.starts_with("2 "));
         assert!(finding(&r, codes::HTML_REMOTE_IMAGE).detail.starts_with("4 "));
@@ -4164,15 +4559,86 @@ mod tests {
     #[test]
     fn property_random_inputs() {
         const PIECES: &[&str] = &[
-            "<", ">", "</", "/>", "<!--", "-->", "<!", "<?", "&", ";", "#", "x", "=", "\"", "'", " ", "\n",
-            "\t", "\r", "\0", "<script>", "</script>", "<script", "script", "<p>", "</p>", "<div>",
-            "</div>", "<a href='", "javascript:", "https://bank.example.jp", "</a>", "<table>", "<tr>",
-            "<td>", "</td>", "<li>", "<ul>", "<ol start=9>", "<pre>", "</pre>", "<br>", "<hr>",
-            "<img alt=", "<style>", "</style>", "<svg>", "</svg>", "<title>", "<textarea>", "<xmp>",
-            "<plaintext>", "style='display:none'", "hidden", "&#x202E;", "\u{202E}", "\u{2066}",
-            "\u{FEFF}", "\u{85}", "&#0;", "&#x1;", "&lt;script", "&lt;", "SCRIPT", "日本語", "ｶﾅ", "𠮷",
-            "<base href=https://b.example/>", "<font color=white>", "<td bgcolor=white>", "<blockquote>",
-            "<h1>", "<math>", "<![CDATA[", "]]>", "<noscript>", "&nbsp;", "&#150;", "\u{7F}", "<o:p>",
+            "<",
+            ">",
+            "</",
+            "/>",
+            "<!--",
+            "-->",
+            "<!",
+            "<?",
+            "&",
+            ";",
+            "#",
+            "x",
+            "=",
+            "\"",
+            "'",
+            " ",
+            "\n",
+            "\t",
+            "\r",
+            "\0",
+            "<script>",
+            "</script>",
+            "<script",
+            "script",
+            "<p>",
+            "</p>",
+            "<div>",
+            "</div>",
+            "<a href='",
+            "javascript:",
+            "https://bank.example.jp",
+            "</a>",
+            "<table>",
+            "<tr>",
+            "<td>",
+            "</td>",
+            "<li>",
+            "<ul>",
+            "<ol start=9>",
+            "<pre>",
+            "</pre>",
+            "<br>",
+            "<hr>",
+            "<img alt=",
+            "<style>",
+            "</style>",
+            "<svg>",
+            "</svg>",
+            "<title>",
+            "<textarea>",
+            "<xmp>",
+            "<plaintext>",
+            "style='display:none'",
+            "hidden",
+            "&#x202E;",
+            "\u{202E}",
+            "\u{2066}",
+            "\u{FEFF}",
+            "\u{85}",
+            "&#0;",
+            "&#x1;",
+            "&lt;script",
+            "&lt;",
+            "SCRIPT",
+            "日本語",
+            "ｶﾅ",
+            "𠮷",
+            "<base href=https://b.example/>",
+            "<font color=white>",
+            "<td bgcolor=white>",
+            "<blockquote>",
+            "<h1>",
+            "<math>",
+            "<![CDATA[",
+            "]]>",
+            "<noscript>",
+            "&nbsp;",
+            "&#150;",
+            "\u{7F}",
+            "<o:p>",
         ];
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for round in 0..600 {
@@ -4207,7 +4673,9 @@ mod tests {
         assert_eq!(sniff_meta_charset(b"<META CHARSET = ' EUC-JP ' >"), Some("euc-jp".into()));
         assert_eq!(sniff_meta_charset(b"<meta charset=utf-8/>"), Some("utf-8/".into()));
         assert_eq!(
-            sniff_meta_charset(b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-2022-JP\">"),
+            sniff_meta_charset(
+                b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-2022-JP\">"
+            ),
             Some("iso-2022-jp".into())
         );
         assert_eq!(

@@ -12,7 +12,7 @@ use mail_parser::{Address, DateTime, HeaderName, HeaderValue, Message, MessagePa
 
 use crate::charset;
 use crate::headers;
-use crate::report::{codes, Finding, Severity};
+use crate::report::{Finding, Severity, codes};
 
 /// Decoded identity of a message: for the separator of a forwarded message
 /// and for the report.
@@ -31,12 +31,8 @@ pub struct Identity {
     pub summary: Summary,
 }
 
-const ADDRESS_FIELDS: [(HeaderName<'static>, &str); 4] = [
-    (HeaderName::From, "From"),
-    (HeaderName::To, "To"),
-    (HeaderName::Cc, "Cc"),
-    (HeaderName::ReplyTo, "Reply-To"),
-];
+const ADDRESS_FIELDS: [(HeaderName<'static>, &str); 4] =
+    [(HeaderName::From, "From"), (HeaderName::To, "To"), (HeaderName::Cc, "Cc"), (HeaderName::ReplyTo, "Reply-To")];
 
 /// Reads the identity headers of `msg` (a top-level or a nested message).
 /// `path` names the message in findings.
@@ -204,9 +200,7 @@ fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
     let mut push = |name: Option<&str>, addr: Option<&str>| {
         let Some(addr) = addr.map(str::trim).filter(|a| !a.is_empty()) else { return };
-        let name = name
-            .map(|n| crate::text::display_name(n, 200))
-            .filter(|n| !n.is_empty());
+        let name = name.map(|n| crate::text::display_name(n, 200)).filter(|n| !n.is_empty());
         out.push((name, addr.to_string()));
     };
     match value.as_address() {
@@ -234,7 +228,7 @@ fn date_of(value: &HeaderValue<'_>, raw: &[u8]) -> Option<DateTime> {
             && d.tz_minute <= 59
     };
     if let Some(d) = value.as_datetime().filter(|d| plausible(d)) {
-        return Some(d.clone());
+        return Some(*d);
     }
     let text = std::str::from_utf8(raw).ok()?.trim();
     if text.len() > 200 {

@@ -78,9 +78,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limits: &Limits, input_len: usize, deadline: Option<Instant>) -> Self {
-        let work = limits
-            .work_base
-            .saturating_add(limits.work_per_byte.saturating_mul(input_len as u64));
+        let work = limits.work_base.saturating_add(limits.work_per_byte.saturating_mul(input_len as u64));
         Budget { work_left: work, decoded_left: limits.max_decoded_bytes, deadline }
     }
 
@@ -99,10 +97,7 @@ impl Budget {
     pub fn decoded(&mut self, bytes: usize) -> Result<(), LimitExceeded> {
         if bytes > self.decoded_left {
             self.decoded_left = 0;
-            return Err(LimitExceeded::new(
-                codes::LIMIT_DECODED_BYTES,
-                "decoded data exceeds max_decoded_bytes",
-            ));
+            return Err(LimitExceeded::new(codes::LIMIT_DECODED_BYTES, "decoded data exceeds max_decoded_bytes"));
         }
         self.decoded_left -= bytes;
         self.charge(bytes)
@@ -110,9 +105,7 @@ impl Budget {
 
     pub fn check_deadline(&self) -> Result<(), LimitExceeded> {
         match self.deadline {
-            Some(d) if Instant::now() >= d => {
-                Err(LimitExceeded::new(codes::LIMIT_TIME, "time budget exhausted"))
-            }
+            Some(d) if Instant::now() >= d => Err(LimitExceeded::new(codes::LIMIT_TIME, "time budget exhausted")),
             _ => Ok(()),
         }
     }

@@ -64,7 +64,12 @@ pub fn write_notice(items: &[NoticeItem], html_converted: bool, retrieval_id: &s
     if items.is_empty() {
         s.push_str("削除されたものはありません。\n");
     } else {
-        let _ = writeln!(s, "次の {} 件を削除または変換しました / {} item(s) removed or converted:", items.len(), items.len());
+        let _ = writeln!(
+            s,
+            "次の {} 件を削除または変換しました / {} item(s) removed or converted:",
+            items.len(),
+            items.len()
+        );
         for item in items {
             let _ = writeln!(s, "・{}: 「{}」 {}", item.kind.label(), item.name, item.detail);
         }
@@ -100,7 +105,7 @@ pub fn format_size(bytes: u64) -> String {
     let digits = bytes.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

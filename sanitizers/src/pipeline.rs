@@ -12,7 +12,7 @@
 //! quarantine when there is no output or any Danger finding; the caller's
 //! policy may decide again from the report.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use mail_parser::MessageParser;
@@ -23,8 +23,8 @@ use crate::identity;
 use crate::limits::{Budget, LimitExceeded, Limits};
 use crate::notice;
 use crate::rebuild::OutputMessage;
-use crate::report::{codes, Finding, InputSummary, Report, Severity, Timings, Verdict, REPORT_SCHEMA};
-use crate::walk::{hex, Walker};
+use crate::report::{Finding, InputSummary, REPORT_SCHEMA, Report, Severity, Timings, Verdict, codes};
+use crate::walk::{Walker, hex};
 use sha2::Digest;
 
 /// The result of one run.
@@ -219,12 +219,14 @@ fn normalize_cr_only<'r>(raw: &'r [u8], findings: &mut Vec<Finding>) -> std::bor
 /// `Return-Path:`) that relays add to every message, empty ones included.
 fn is_empty_message(raw: &[u8]) -> bool {
     let mut rest = raw;
-    loop {
-        // Only whole lines count (a CR-only message has no LF at all).
-        let Some(line_end) = memchr::memchr(b'\n', rest).map(|i| i + 1) else { break };
+    // Only whole lines count (a CR-only message has no LF at all).
+    while let Some(line_end) = memchr::memchr(b'\n', rest).map(|i| i + 1) {
         let line = &rest[..line_end];
-        let is_trace = line.len() > 9 && (line[..9].eq_ignore_ascii_case(b"received:") || line.get(..12).is_some_and(|l| l.eq_ignore_ascii_case(b"return-path:")));
-        let is_continuation = matches!(line.first(), Some(b' ' | b'\t')) && !line.iter().all(|b| b.is_ascii_whitespace());
+        let is_trace = line.len() > 9
+            && (line[..9].eq_ignore_ascii_case(b"received:")
+                || line.get(..12).is_some_and(|l| l.eq_ignore_ascii_case(b"return-path:")));
+        let is_continuation =
+            matches!(line.first(), Some(b' ' | b'\t')) && !line.iter().all(|b| b.is_ascii_whitespace());
         if line.is_empty() || !(is_trace || (is_continuation && rest.len() != raw.len())) {
             break;
         }
@@ -356,7 +358,8 @@ mod tests {
 
     #[test]
     fn simple_message_is_delivered() {
-        let raw = b"From: a@example.jp\r\nTo: b@example.jp\r\nSubject: hi\r\nMessage-ID: <1@example.jp>\r\n\r\nhello\r\n";
+        let raw =
+            b"From: a@example.jp\r\nTo: b@example.jp\r\nSubject: hi\r\nMessage-ID: <1@example.jp>\r\n\r\nhello\r\n";
         let r = Pipeline::default().run(raw);
         assert_eq!(r.report.verdict, Verdict::Deliver, "{:?}", r.report.findings);
         let out = String::from_utf8(r.output.unwrap()).unwrap();
@@ -380,7 +383,9 @@ mod tests {
     fn empty_means_nothing_but_trace_fields_and_space() {
         assert!(is_empty_message(b""));
         assert!(is_empty_message(b"\r\n \r\n"));
-        assert!(is_empty_message(b"Received: from a\r\n\tby b; Mon, 1 Jan 2024 00:00:00 +0000\r\nReturn-Path: <>\r\n\r\n"));
+        assert!(is_empty_message(
+            b"Received: from a\r\n\tby b; Mon, 1 Jan 2024 00:00:00 +0000\r\nReturn-Path: <>\r\n\r\n"
+        ));
         assert!(!is_empty_message(b"Received: from a\r\n\r\nbody"));
         assert!(!is_empty_message(b"Subject: x\r\n\r\n"));
         assert!(!is_empty_message(b" folded first line\r\n"));

@@ -213,7 +213,9 @@ mod tests {
 
     #[test]
     fn quoted_printable_round_trips_and_stays_short() {
-        let text = "From here.\n.dot\nこんにちは=世界 \nquoted Content-Type: text/html\n".to_string() + &"x".repeat(300) + "\ntrailing\t";
+        let text = "From here.\n.dot\nこんにちは=世界 \nquoted Content-Type: text/html\n".to_string()
+            + &"x".repeat(300)
+            + "\ntrailing\t";
         let mut out = Vec::new();
         encode_quoted_printable(&mut out, &text);
         for line in out.split(|&b| b == b'\n') {

@@ -127,7 +127,10 @@ mod tests {
 
     #[test]
     fn fast_path_equals_the_careful_path() {
-        let alphabet = ['a', ' ', '\n', '\r', '\t', '\0', '\u{7f}', '\u{85}', 'é', '日', '…', '①', '\u{202E}', '\u{2066}', '\u{200F}', '\u{61C}', 'ب', '\u{FEFF}', '\u{FF5E}', '\u{2028}', '😀'];
+        let alphabet = [
+            'a', ' ', '\n', '\r', '\t', '\0', '\u{7f}', '\u{85}', 'é', '日', '…', '①', '\u{202E}', '\u{2066}',
+            '\u{200F}', '\u{61C}', 'ب', '\u{FEFF}', '\u{FF5E}', '\u{2028}', '😀',
+        ];
         let mut seed = 0x2545F4914F6CDD1Du64;
         for _ in 0..2000 {
             let mut s = String::new();

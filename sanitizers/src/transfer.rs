@@ -51,9 +51,7 @@ pub fn decode(encoding: TransferEncoding, body: &[u8]) -> DecodedBody {
     match encoding {
         TransferEncoding::Base64 => decode_base64(body),
         TransferEncoding::QuotedPrintable => decode_quoted_printable(body),
-        TransferEncoding::Identity | TransferEncoding::Unknown => {
-            DecodedBody { bytes: body.to_vec(), invalid: 0 }
-        }
+        TransferEncoding::Identity | TransferEncoding::Unknown => DecodedBody { bytes: body.to_vec(), invalid: 0 },
     }
 }
 

@@ -134,11 +134,7 @@ const SINGLETONS: [&str; 15] = [
     "MIME-Version",
     "Content-Disposition",
 ];
-const ALLOWED_CONTAINERS: [&str; 3] = [
-    "multipart/mixed",
-    "multipart/alternative",
-    "multipart/related",
-];
+const ALLOWED_CONTAINERS: [&str; 3] = ["multipart/mixed", "multipart/alternative", "multipart/related"];
 
 /// Checks a sanitised message. Empty Vec = pass.
 #[must_use]
@@ -184,11 +180,7 @@ pub fn output_text(output: &[u8]) -> Option<String> {
     let mut sink = Sink::default();
     let scan = scan_structure(output, &VerifyConfig::default(), &mut sink);
     let mut text = String::new();
-    for e in scan
-        .entities
-        .iter()
-        .filter(|e| !e.container && e.mime == "text/plain")
-    {
+    for e in scan.entities.iter().filter(|e| !e.container && e.mime == "text/plain") {
         let raw = slice(output, e.body.0, e.body.1);
         let decoded = decode_body(raw, &e.cte).ok()?;
         let s = decode_text(&decoded, e.charset().as_deref()).ok()?;
@@ -208,12 +200,7 @@ struct Sink {
 
 impl Sink {
     fn add(&mut self, kind: &'static str, detail: String) {
-        if self.list.len() < MAX_VIOLATIONS
-            && !self
-                .list
-                .iter()
-                .any(|v| v.kind == kind && v.detail == detail)
-        {
+        if self.list.len() < MAX_VIOLATIONS && !self.list.iter().any(|v| v.kind == kind && v.detail == detail) {
             self.list.push(Violation { kind, detail });
         }
     }
@@ -239,11 +226,7 @@ fn show(b: &[u8]) -> String {
 /// A short rendering of text for a detail message.
 fn show_str(s: &str) -> String {
     let short: String = s.chars().take(60).collect();
-    if short.len() < s.len() {
-        format!("{short:?}...")
-    } else {
-        format!("{short:?}")
-    }
+    if short.len() < s.len() { format!("{short:?}...") } else { format!("{short:?}") }
 }
 
 fn where_(path: &str) -> String {
@@ -251,10 +234,7 @@ fn where_(path: &str) -> String {
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn trim_wsp(mut b: &[u8]) -> &[u8] {
@@ -293,11 +273,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(buf: &'a [u8], start: usize, end: usize) -> Self {
-        Lines {
-            buf,
-            pos: start,
-            end: end.min(buf.len()),
-        }
+        Lines { buf, pos: start, end: end.min(buf.len()) }
     }
 }
 
@@ -313,27 +289,13 @@ impl Iterator for Lines<'_> {
         match rest.iter().position(|&b| b == b'\n') {
             Some(off) => {
                 let nl = start + off;
-                let end = if off > 0 && self.buf.get(nl - 1) == Some(&b'\r') {
-                    nl - 1
-                } else {
-                    nl
-                };
+                let end = if off > 0 && self.buf.get(nl - 1) == Some(&b'\r') { nl - 1 } else { nl };
                 self.pos = nl + 1;
-                Some(Line {
-                    start,
-                    end,
-                    next: nl + 1,
-                    terminated: true,
-                })
+                Some(Line { start, end, next: nl + 1, terminated: true })
             }
             None => {
                 self.pos = self.end;
-                Some(Line {
-                    start,
-                    end: self.end,
-                    next: self.end,
-                    terminated: false,
-                })
+                Some(Line { start, end: self.end, next: self.end, terminated: false })
             }
         }
     }
@@ -362,12 +324,7 @@ impl Hits {
 
 /// NUL, bare CR, bare LF and over-long lines, each reported once with a count.
 fn check_raw_lines(out: &[u8], sink: &mut Sink) {
-    let (mut nul, mut cr, mut lf, mut long) = (
-        Hits::default(),
-        Hits::default(),
-        Hits::default(),
-        Hits::default(),
-    );
+    let (mut nul, mut cr, mut lf, mut long) = (Hits::default(), Hits::default(), Hits::default(), Hits::default());
     let mut line_start = 0usize;
     let mut line_no = 1usize;
     for (i, &b) in out.iter().enumerate() {
@@ -394,22 +351,13 @@ fn check_raw_lines(out: &[u8], sink: &mut Sink) {
     }
     for (h, what) in [(&nul, "NUL byte"), (&cr, "bare CR"), (&lf, "bare LF")] {
         if h.count > 0 {
-            sink.add(
-                FORMAT,
-                format!(
-                    "{what} in output at offset {} ({} in total)",
-                    h.first, h.count
-                ),
-            );
+            sink.add(FORMAT, format!("{what} in output at offset {} ({} in total)", h.first, h.count));
         }
     }
     if long.count > 0 {
         sink.add(
             FORMAT,
-            format!(
-                "line {} is {} octets (> {MAX_LINE}; {} such lines)",
-                long.first, long.extra, long.count
-            ),
+            format!("line {} is {} octets (> {MAX_LINE}; {} such lines)", long.first, long.extra, long.count),
         );
     }
 }
@@ -420,8 +368,7 @@ fn check_raw_lines(out: &[u8], sink: &mut Sink) {
 fn check_raw_html(out: &[u8], sink: &mut Sink) -> bool {
     const CT: &[u8] = b"content-type";
     for i in 0..out.len() {
-        if out.get(i).map(u8::to_ascii_lowercase) != Some(b'c')
-            || !slice(out, i, i + CT.len()).eq_ignore_ascii_case(CT)
+        if out.get(i).map(u8::to_ascii_lowercase) != Some(b'c') || !slice(out, i, i + CT.len()).eq_ignore_ascii_case(CT)
         {
             continue;
         }
@@ -447,10 +394,7 @@ fn check_raw_html(out: &[u8], sink: &mut Sink) -> bool {
             j = k;
         }
         if slice(out, j, j + 9).eq_ignore_ascii_case(b"text/html") {
-            sink.add(
-                SAFETY,
-                format!("output contains Content-Type: text/html at offset {i}"),
-            );
+            sink.add(SAFETY, format!("output contains Content-Type: text/html at offset {i}"));
             return true;
         }
     }
@@ -489,9 +433,7 @@ struct Entity {
 
 impl Entity {
     fn field(&self, name: &str) -> Option<&Field> {
-        self.fields
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     fn charset(&self) -> Option<String> {
@@ -522,19 +464,10 @@ fn scan_structure(out: &[u8], config: &VerifyConfig, sink: &mut Sink) -> Scan {
     let mut arena: Vec<(Vec<u8>, Option<usize>)> = Vec::new();
     let mut entities = Vec::new();
     let mut complete = true;
-    let mut stack = vec![Work {
-        start: 0,
-        end: out.len(),
-        depth: 0,
-        path: "1".to_string(),
-        parent_boundary: None,
-    }];
+    let mut stack = vec![Work { start: 0, end: out.len(), depth: 0, path: "1".to_string(), parent_boundary: None }];
     while let Some(w) = stack.pop() {
         if entities.len() >= config.max_parts {
-            sink.add(
-                SAFETY,
-                format!("output has more than {} MIME entities", config.max_parts),
-            );
+            sink.add(SAFETY, format!("output has more than {} MIME entities", config.max_parts));
             complete = false;
             break;
         }
@@ -557,20 +490,10 @@ fn scan_structure(out: &[u8], config: &VerifyConfig, sink: &mut Sink) -> Scan {
             };
             e.container = true;
             if w.depth + 1 > config.max_depth {
-                sink.add(
-                    SAFETY,
-                    format!(
-                        "MIME nesting deeper than {} at {}",
-                        config.max_depth,
-                        where_(&e.path)
-                    ),
-                );
+                sink.add(SAFETY, format!("MIME nesting deeper than {} at {}", config.max_depth, where_(&e.path)));
                 complete = false;
             } else if w.depth + 1 > HARD_MAX_DEPTH {
-                sink.add(
-                    FORMAT,
-                    format!("MIME nesting deeper than the verifier's limit {HARD_MAX_DEPTH}"),
-                );
+                sink.add(FORMAT, format!("MIME nesting deeper than the verifier's limit {HARD_MAX_DEPTH}"));
                 complete = false;
             } else {
                 let children = split_multipart(out, e.body, &boundary, &e.path, sink);
@@ -578,13 +501,7 @@ fn scan_structure(out: &[u8], config: &VerifyConfig, sink: &mut Sink) -> Scan {
                 let me = arena.len() - 1;
                 for (n, &(start, end)) in children.iter().enumerate().rev() {
                     let path = format!("{}.{}", e.path, n + 1);
-                    stack.push(Work {
-                        start,
-                        end,
-                        depth: w.depth + 1,
-                        path,
-                        parent_boundary: Some(me),
-                    });
+                    stack.push(Work { start, end, depth: w.depth + 1, path, parent_boundary: Some(me) });
                 }
             }
         }
@@ -596,13 +513,7 @@ fn scan_structure(out: &[u8], config: &VerifyConfig, sink: &mut Sink) -> Scan {
 /// Splits the header section of `out[start..end]` into fields; returns them
 /// and where the body starts. Reports 8-bit bytes, control characters and
 /// lines that are not fields.
-fn parse_header_section(
-    out: &[u8],
-    start: usize,
-    end: usize,
-    path: &str,
-    sink: &mut Sink,
-) -> (Vec<Field>, usize) {
+fn parse_header_section(out: &[u8], start: usize, end: usize, path: &str, sink: &mut Sink) -> (Vec<Field>, usize) {
     let mut fields: Vec<Field> = Vec::new();
     let mut body_start = end;
     let (mut eight_bit, mut control, mut bad_line) = (None, None, false);
@@ -616,32 +527,16 @@ fn parse_header_section(
             eight_bit = Some(n + 1);
         }
         if control.is_none() {
-            control = line
-                .iter()
-                .find(|&&c| (c < 0x20 && c != b'\t' && c != b'\r') || c == 0x7F)
-                .copied();
+            control = line.iter().find(|&&c| (c < 0x20 && c != b'\t' && c != b'\r') || c == 0x7F).copied();
         }
         if matches!(line.first(), Some(b' ' | b'\t')) {
             if let Some(last) = fields.last_mut() {
                 if line.iter().all(|c| matches!(c, b' ' | b'\t')) {
-                    sink.add(
-                        FORMAT,
-                        format!(
-                            "{}: header line {} holds only white space",
-                            where_(path),
-                            n + 1
-                        ),
-                    );
+                    sink.add(FORMAT, format!("{}: header line {} holds only white space", where_(path), n + 1));
                 }
                 last.value.extend_from_slice(line);
             } else {
-                sink.add(
-                    FORMAT,
-                    format!(
-                        "{}: header section starts with a continuation line",
-                        where_(path)
-                    ),
-                );
+                sink.add(FORMAT, format!("{}: header section starts with a continuation line", where_(path)));
             }
             continue;
         }
@@ -649,28 +544,14 @@ fn parse_header_section(
         let name = colon.map(|c| slice(line, 0, c)).unwrap_or_default();
         if colon.is_none() || name.is_empty() || !name.iter().all(|&c| (0x21..=0x7E).contains(&c)) {
             if !bad_line {
-                let what = if line.starts_with(b"From ") {
-                    "an mbox From_ line".to_string()
-                } else {
-                    show(line)
-                };
-                sink.add(
-                    FORMAT,
-                    format!(
-                        "{}: header line {} is not a header field: {what}",
-                        where_(path),
-                        n + 1
-                    ),
-                );
+                let what = if line.starts_with(b"From ") { "an mbox From_ line".to_string() } else { show(line) };
+                sink.add(FORMAT, format!("{}: header line {} is not a header field: {what}", where_(path), n + 1));
                 bad_line = true;
             }
             continue;
         }
         let value = slice(line, name.len() + 1, line.len());
-        let skip = value
-            .iter()
-            .take_while(|c| matches!(c, b' ' | b'\t'))
-            .count();
+        let skip = value.iter().take_while(|c| matches!(c, b' ' | b'\t')).count();
         fields.push(Field {
             name: String::from_utf8_lossy(name).into_owned(),
             value: slice(value, skip, value.len()).to_vec(),
@@ -679,20 +560,11 @@ fn parse_header_section(
     if let Some(n) = eight_bit {
         sink.add(
             FORMAT,
-            format!(
-                "{}: non-ASCII (8-bit) byte in header line {n} (must be RFC 2047/2231 encoded)",
-                where_(path)
-            ),
+            format!("{}: non-ASCII (8-bit) byte in header line {n} (must be RFC 2047/2231 encoded)", where_(path)),
         );
     }
     if let Some(c) = control {
-        sink.add(
-            FORMAT,
-            format!(
-                "{}: control character 0x{c:02X} in the header section",
-                where_(path)
-            ),
-        );
+        sink.add(FORMAT, format!("{}: control character 0x{c:02X} in the header section", where_(path)));
     }
     (fields, body_start)
 }
@@ -707,14 +579,7 @@ fn read_mime_fields(e: &mut Entity, sink: &mut Sink) {
                 e.ct = Some(ct);
             }
             Err(err) => {
-                sink.add(
-                    FORMAT,
-                    format!(
-                        "{}: unreadable Content-Type {} ({err})",
-                        where_(&e.path),
-                        show(&f.value)
-                    ),
-                );
+                sink.add(FORMAT, format!("{}: unreadable Content-Type {} ({err})", where_(&e.path), show(&f.value)));
                 e.mime = "(unreadable)".to_string();
             }
         }
@@ -728,13 +593,7 @@ fn report_duplicate_params(v: &MimeValue, header: &str, path: &str, sink: &mut S
     let mut seen = std::collections::HashSet::new();
     for (name, _) in &v.params {
         if !seen.insert(name.as_str()) {
-            sink.add(
-                SAFETY,
-                format!(
-                    "{}: {header} has parameter {name} more than once",
-                    where_(path)
-                ),
-            );
+            sink.add(SAFETY, format!("{}: {header} has parameter {name} more than once", where_(path)));
         }
     }
 }
@@ -749,32 +608,15 @@ fn multipart_boundary(
 ) -> Option<Vec<u8>> {
     let ct = e.ct.as_ref()?;
     if ct.params.iter().any(|(n, _)| n.starts_with("boundary*")) {
-        sink.add(
-            SAFETY,
-            format!("{}: boundary given in RFC 2231 form", where_(&e.path)),
-        );
+        sink.add(SAFETY, format!("{}: boundary given in RFC 2231 form", where_(&e.path)));
     }
     let Some(b) = ct.plain("boundary") else {
-        sink.add(
-            SAFETY,
-            format!(
-                "{}: {} without a boundary parameter",
-                where_(&e.path),
-                e.mime
-            ),
-        );
+        sink.add(SAFETY, format!("{}: {} without a boundary parameter", where_(&e.path), e.mime));
         return None;
     };
     let bchar = |c: &u8| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(c);
     if b.is_empty() || b.len() > 70 || !b.iter().all(bchar) || b.last() == Some(&b' ') {
-        sink.add(
-            FORMAT,
-            format!(
-                "{}: invalid boundary {} (RFC 2046: 1-70 bchars)",
-                where_(&e.path),
-                show(b)
-            ),
-        );
+        sink.add(FORMAT, format!("{}: invalid boundary {} (RFC 2046: 1-70 bchars)", where_(&e.path), show(b)));
     }
     if b.is_empty() {
         return None;
@@ -788,12 +630,7 @@ fn multipart_boundary(
         if ab.starts_with(b) || b.starts_with(ab) {
             sink.add(
                 SAFETY,
-                format!(
-                    "{}: boundary {} overlaps an enclosing boundary {}",
-                    where_(&e.path),
-                    show(b),
-                    show(ab)
-                ),
+                format!("{}: boundary {} overlaps an enclosing boundary {}", where_(&e.path), show(b), show(ab)),
             );
             break;
         }
@@ -832,10 +669,7 @@ fn split_multipart(
         let Some(rest) = line.strip_prefix(dash.as_slice()) else {
             continue;
         };
-        let d = Delim {
-            start: l.start,
-            next: l.next,
-        };
+        let d = Delim { start: l.start, next: l.next };
         let (is_close, tail) = match rest.strip_prefix(b"--") {
             Some(t) => (true, t),
             None => (false, rest),
@@ -854,34 +688,28 @@ fn split_multipart(
     if stray > 0 {
         sink.add(
             SAFETY,
+            format!("{}: {stray} line(s) start with the boundary but are not its delimiters", where_(path)),
+        );
+    }
+    if padded {
+        sink.add(FORMAT, format!("{}: white space after a boundary delimiter", where_(path)));
+    }
+    let inside = count_mid_line(slice(out, body.0, body.1), &dash);
+    if inside > 0 {
+        sink.add(
+            SAFETY,
             format!(
-                "{}: {stray} line(s) start with the boundary but are not its delimiters",
+                "{}: the boundary appears {inside} time(s) inside a line (mail-parser would split there)",
                 where_(path)
             ),
         );
     }
-    if padded {
-        sink.add(
-            FORMAT,
-            format!("{}: white space after a boundary delimiter", where_(path)),
-        );
-    }
-    let inside = count_mid_line(slice(out, body.0, body.1), &dash);
-    if inside > 0 {
-        sink.add(SAFETY, format!("{}: the boundary appears {inside} time(s) inside a line (mail-parser would split there)", where_(path)));
-    }
     if delims.is_empty() {
-        sink.add(
-            SAFETY,
-            format!("{}: multipart without any body part", where_(path)),
-        );
+        sink.add(SAFETY, format!("{}: multipart without any body part", where_(path)));
         return Vec::new();
     }
     if close.is_none() {
-        sink.add(
-            FORMAT,
-            format!("{}: multipart without a close delimiter", where_(path)),
-        );
+        sink.add(FORMAT, format!("{}: multipart without a close delimiter", where_(path)));
     }
     let mut children = Vec::with_capacity(delims.len());
     for (k, d) in delims.iter().enumerate() {
@@ -960,10 +788,7 @@ struct MimeValue {
 
 impl MimeValue {
     fn plain(&self, name: &str) -> Option<&[u8]> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 
     /// Every reading of a name parameter: the plain one (RFC 2047-decoded)
@@ -1041,9 +866,7 @@ fn assemble_2231(mut segs: Vec<(usize, bool, &[u8])>, single: bool) -> Result<St
         pct_decode(v, &mut bytes)?;
     }
     if !charset.is_empty() && charset != "utf-8" && charset != "us-ascii" {
-        return Err(format!(
-            "RFC 2231 charset {charset:?} is not UTF-8 or US-ASCII"
-        ));
+        return Err(format!("RFC 2231 charset {charset:?} is not UTF-8 or US-ASCII"));
     }
     let s = String::from_utf8(bytes).map_err(|_| "RFC 2231 value is not UTF-8".to_string())?;
     if charset == "us-ascii" && !s.is_ascii() {
@@ -1205,10 +1028,7 @@ fn parse_mime_value(v: &[u8], with_subtype: bool) -> Result<MimeValue, String> {
             break;
         }
         if !c.eat(b';') {
-            return Err(format!(
-                "unexpected {:?} where ';' was expected",
-                char::from(c.peek().unwrap_or(b'?'))
-            ));
+            return Err(format!("unexpected {:?} where ';' was expected", char::from(c.peek().unwrap_or(b'?'))));
         }
         c.skip_cfws()?;
         if c.peek().is_none() {
@@ -1223,11 +1043,7 @@ fn parse_mime_value(v: &[u8], with_subtype: bool) -> Result<MimeValue, String> {
             return Err(format!("parameter {} without '='", show(name)));
         }
         c.skip_cfws()?;
-        let val = if c.peek() == Some(b'"') {
-            c.quoted()?
-        } else {
-            c.take_while(is_token).to_vec()
-        };
+        let val = if c.peek() == Some(b'"') { c.quoted()? } else { c.take_while(is_token).to_vec() };
         if val.is_empty() && c.s.get(c.i.wrapping_sub(1)) != Some(&b'"') {
             return Err(format!("parameter {} without a value", show(name)));
         }
@@ -1298,12 +1114,7 @@ fn encoded_word_at(s: &[u8], i: usize) -> Option<EncodedWord<'_>> {
 
 /// Decodes one encoded-word on its own, strictly.
 fn decode_word(w: &EncodedWord<'_>) -> Result<String, String> {
-    let cs = w
-        .charset
-        .split(|&c| c == b'*')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let cs = w.charset.split(|&c| c == b'*').next().unwrap_or_default().to_ascii_lowercase();
     if cs != b"utf-8" && cs != b"us-ascii" {
         return Err(format!("charset {} is not UTF-8 or US-ASCII", show(&cs)));
     }
@@ -1312,8 +1123,8 @@ fn decode_word(w: &EncodedWord<'_>) -> Result<String, String> {
     } else {
         decode_q(w.payload)?
     };
-    let s = String::from_utf8(bytes)
-        .map_err(|_| "does not decode on its own (split multi-byte character?)".to_string())?;
+    let s =
+        String::from_utf8(bytes).map_err(|_| "does not decode on its own (split multi-byte character?)".to_string())?;
     if cs == b"us-ascii" && !s.is_ascii() {
         return Err("declared US-ASCII but is not".to_string());
     }
@@ -1373,19 +1184,9 @@ fn is_bad_control(c: char) -> bool {
 /// Content-Type.
 fn check_entity_headers(e: &Entity, html_in_raw: bool, sink: &mut Sink) {
     for name in SINGLETONS {
-        let n = e
-            .fields
-            .iter()
-            .filter(|f| f.name.eq_ignore_ascii_case(name))
-            .count();
+        let n = e.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(name)).count();
         if n > 1 {
-            sink.add(
-                SAFETY,
-                format!(
-                    "{} has {n} {name} headers (parser differential)",
-                    where_(&e.path)
-                ),
-            );
+            sink.add(SAFETY, format!("{} has {n} {name} headers (parser differential)", where_(&e.path)));
         }
     }
     for f in &e.fields {
@@ -1405,30 +1206,12 @@ fn check_entity_headers(e: &Entity, html_in_raw: bool, sink: &mut Sink) {
                 }
             };
             if let Some(p) = problem {
-                sink.add(
-                    FORMAT,
-                    format!(
-                        "{}: {}: encoded-word {}: {p}",
-                        where_(&e.path),
-                        f.name,
-                        show(word)
-                    ),
-                );
+                sink.add(FORMAT, format!("{}: {}: encoded-word {}: {p}", where_(&e.path), f.name, show(word)));
                 break;
             }
         }
-        if !html_in_raw
-            && f.name.eq_ignore_ascii_case("Content-Type")
-            && contains_ci(&f.value, b"text/html")
-        {
-            sink.add(
-                SAFETY,
-                format!(
-                    "{}: Content-Type mentions text/html: {}",
-                    where_(&e.path),
-                    show(&f.value)
-                ),
-            );
+        if !html_in_raw && f.name.eq_ignore_ascii_case("Content-Type") && contains_ci(&f.value, b"text/html") {
+            sink.add(SAFETY, format!("{}: Content-Type mentions text/html: {}", where_(&e.path), show(&f.value)));
         }
     }
 }
@@ -1443,10 +1226,7 @@ fn check_top_headers(top: &Entity, sink: &mut Sink) {
     match top.field("MIME-Version") {
         None => sink.add(FORMAT, "no MIME-Version header".to_string()),
         Some(f) if !is_mime_version_1(&f.value) => {
-            sink.add(
-                FORMAT,
-                format!("MIME-Version is {} (expected 1.0)", show(&f.value)),
-            );
+            sink.add(FORMAT, format!("MIME-Version is {} (expected 1.0)", show(&f.value)));
         }
         Some(_) => {}
     }
@@ -1465,10 +1245,7 @@ fn check_top_headers(top: &Entity, sink: &mut Sink) {
             None => sink.add(FORMAT, format!("no {name} header")),
             Some(f) => {
                 if let Err(e) = check(&f.value) {
-                    sink.add(
-                        FORMAT,
-                        format!("{name} header is malformed ({e}): {}", show(&f.value)),
-                    );
+                    sink.add(FORMAT, format!("{name} header is malformed ({e}): {}", show(&f.value)));
                 }
             }
         }
@@ -1481,16 +1258,9 @@ fn check_top_headers(top: &Entity, sink: &mut Sink) {
         ("Bcc", AddrRule::OptionalList),
     ];
     for (name, rule) in optional {
-        for f in top
-            .fields
-            .iter()
-            .filter(|f| f.name.eq_ignore_ascii_case(name))
-        {
+        for f in top.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(name)) {
             if let Err(e) = check_addresses(&f.value, rule) {
-                sink.add(
-                    FORMAT,
-                    format!("{name} header is malformed ({e}): {}", show(&f.value)),
-                );
+                sink.add(FORMAT, format!("{name} header is malformed ({e}): {}", show(&f.value)));
             }
         }
     }
@@ -1500,9 +1270,7 @@ fn check_top_headers(top: &Entity, sink: &mut Sink) {
 fn is_mime_version_1(v: &[u8]) -> bool {
     let mut c = Cur::new(v);
     let ok = c.skip_cfws().is_ok() && c.take_while(|x| x.is_ascii_digit()) == b"1" && c.eat(b'.');
-    ok && c.take_while(|x| x.is_ascii_digit()) == b"0"
-        && c.skip_cfws().is_ok()
-        && c.peek().is_none()
+    ok && c.take_while(|x| x.is_ascii_digit()) == b"0" && c.skip_cfws().is_ok() && c.peek().is_none()
 }
 
 /// A syntax check of one header value.
@@ -1677,11 +1445,7 @@ impl AddrParser {
 fn check_addresses(v: &[u8], rule: AddrRule) -> Result<(), String> {
     let t = addr_tokens(v)?;
     if t.is_empty() {
-        return if rule == AddrRule::OptionalList {
-            Ok(())
-        } else {
-            Err("empty".to_string())
-        };
+        return if rule == AddrRule::OptionalList { Ok(()) } else { Err("empty".to_string()) };
     }
     let mut p = AddrParser { t, i: 0 };
     let groups = matches!(rule, AddrRule::AddressList | AddrRule::OptionalList);
@@ -1697,9 +1461,7 @@ fn check_addresses(v: &[u8], rule: AddrRule) -> Result<(), String> {
         return Err(format!("unexpected {t:?} after an address"));
     }
     match rule {
-        AddrRule::Mailbox if addresses != 1 || mailboxes != 1 => {
-            Err("must be exactly one mailbox".to_string())
-        }
+        AddrRule::Mailbox if addresses != 1 || mailboxes != 1 => Err("must be exactly one mailbox".to_string()),
         AddrRule::MailboxList if mailboxes == 0 => Err("no mailbox".to_string()),
         _ => Ok(()),
     }
@@ -1708,13 +1470,10 @@ fn check_addresses(v: &[u8], rule: AddrRule) -> Result<(), String> {
 /// RFC 5322 date-time (obsolete two-digit years and zone names accepted).
 fn check_date(v: &[u8]) -> Result<(), String> {
     const DAYS: [&[u8]; 7] = [b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun"];
-    const MONTHS: [&[u8]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    const ZONES: [&[u8]; 12] = [
-        b"ut", b"utc", b"gmt", b"z", b"est", b"edt", b"cst", b"cdt", b"mst", b"mdt", b"pst", b"pdt",
-    ];
+    const MONTHS: [&[u8]; 12] =
+        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
+    const ZONES: [&[u8]; 12] =
+        [b"ut", b"utc", b"gmt", b"z", b"est", b"edt", b"cst", b"cdt", b"mst", b"mdt", b"pst", b"pdt"];
     let mut c = Cur::new(v);
     let num = |c: &mut Cur<'_>, min: usize, max: usize, what: &str| -> Result<u32, String> {
         c.skip_cfws()?;
@@ -1726,9 +1485,7 @@ fn check_date(v: &[u8]) -> Result<(), String> {
     };
     c.skip_cfws()?;
     if c.peek().is_some_and(|x| x.is_ascii_alphabetic()) {
-        let d = c
-            .take_while(|x| x.is_ascii_alphabetic())
-            .to_ascii_lowercase();
+        let d = c.take_while(|x| x.is_ascii_alphabetic()).to_ascii_lowercase();
         if !DAYS.contains(&d.as_slice()) {
             return Err("bad day name".to_string());
         }
@@ -1739,21 +1496,11 @@ fn check_date(v: &[u8]) -> Result<(), String> {
     }
     let day = num(&mut c, 1, 2, "day")?;
     c.skip_cfws()?;
-    let m = c
-        .take_while(|x| x.is_ascii_alphabetic())
-        .to_ascii_lowercase();
-    let month = MONTHS
-        .iter()
-        .position(|&x| x == m.as_slice())
-        .ok_or("bad month")?
-        + 1;
+    let m = c.take_while(|x| x.is_ascii_alphabetic()).to_ascii_lowercase();
+    let month = MONTHS.iter().position(|&x| x == m.as_slice()).ok_or("bad month")? + 1;
     let digits_before = {
         c.skip_cfws()?;
-        c.s.get(c.i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|x| x.is_ascii_digit())
-            .count()
+        c.s.get(c.i..).unwrap_or_default().iter().take_while(|x| x.is_ascii_digit()).count()
     };
     let mut year = num(&mut c, 2, 4, "year")?;
     if digits_before == 2 {
@@ -1768,11 +1515,7 @@ fn check_date(v: &[u8]) -> Result<(), String> {
     }
     let minute = num(&mut c, 2, 2, "minute")?;
     c.skip_cfws()?;
-    let second = if c.eat(b':') {
-        num(&mut c, 2, 2, "second")?
-    } else {
-        0
-    };
+    let second = if c.eat(b':') { num(&mut c, 2, 2, "second")? } else { 0 };
     c.skip_cfws()?;
     match c.peek() {
         Some(b'+' | b'-') => {
@@ -1783,9 +1526,7 @@ fn check_date(v: &[u8]) -> Result<(), String> {
             }
         }
         Some(x) if x.is_ascii_alphabetic() => {
-            let z = c
-                .take_while(|x| x.is_ascii_alphabetic())
-                .to_ascii_lowercase();
+            let z = c.take_while(|x| x.is_ascii_alphabetic()).to_ascii_lowercase();
             if !ZONES.contains(&z.as_slice()) {
                 return Err("unknown zone name".to_string());
             }
@@ -1812,22 +1553,14 @@ fn check_date(v: &[u8]) -> Result<(), String> {
 /// `<left@right>`: left dot-atom-ish text, right the same or a literal.
 fn check_msg_id(v: &[u8]) -> Result<(), String> {
     let v = trim_wsp(v);
-    let inner = v
-        .strip_prefix(b"<")
-        .and_then(|x| x.strip_suffix(b">"))
-        .ok_or_else(|| "not <id@host>".to_string())?;
-    let at = inner
-        .iter()
-        .position(|&c| c == b'@')
-        .ok_or_else(|| "no '@'".to_string())?;
+    let inner = v.strip_prefix(b"<").and_then(|x| x.strip_suffix(b">")).ok_or_else(|| "not <id@host>".to_string())?;
+    let at = inner.iter().position(|&c| c == b'@').ok_or_else(|| "no '@'".to_string())?;
     let (left, right) = (slice(inner, 0, at), slice(inner, at + 1, inner.len()));
     let idtext = |s: &[u8]| !s.is_empty() && s.iter().all(|&c| is_atext(c) || c == b'.');
     let literal = right.len() > 2
         && right.starts_with(b"[")
         && right.ends_with(b"]")
-        && slice(right, 1, right.len() - 1)
-            .iter()
-            .all(|&c| (0x21..=0x7E).contains(&c) && !b"[]\\".contains(&c));
+        && slice(right, 1, right.len() - 1).iter().all(|&c| (0x21..=0x7E).contains(&c) && !b"[]\\".contains(&c));
     if !idtext(left) || !(idtext(right) || literal) {
         return Err("characters outside <dot-atom@dot-atom>".to_string());
     }
@@ -1839,20 +1572,10 @@ fn check_msg_id(v: &[u8]) -> Result<(), String> {
 
 fn check_container(e: &Entity, sink: &mut Sink) {
     if !ALLOWED_CONTAINERS.contains(&e.mime.as_str()) {
-        sink.add(
-            SAFETY,
-            format!("{}: container type {} not allowed", where_(&e.path), e.mime),
-        );
+        sink.add(SAFETY, format!("{}: container type {} not allowed", where_(&e.path), e.mime));
     }
     if !matches!(e.cte.as_str(), "7bit" | "8bit") {
-        sink.add(
-            FORMAT,
-            format!(
-                "{}: multipart with Content-Transfer-Encoding {:?}",
-                where_(&e.path),
-                e.cte
-            ),
-        );
+        sink.add(FORMAT, format!("{}: multipart with Content-Transfer-Encoding {:?}", where_(&e.path), e.cte));
     }
 }
 
@@ -1860,31 +1583,17 @@ fn check_container(e: &Entity, sink: &mut Sink) {
 fn check_leaf(out: &[u8], e: &mut Entity, config: &VerifyConfig, sink: &mut Sink) -> bool {
     let path = where_(&e.path);
     if e.mime.starts_with("message/") {
+        sink.add(SAFETY, format!("{path}: {} is not allowed in the output", e.mime));
+    } else if !config.allowed_leaf_types.iter().any(|t| t.eq_ignore_ascii_case(&e.mime)) {
         sink.add(
             SAFETY,
-            format!("{path}: {} is not allowed in the output", e.mime),
-        );
-    } else if !config
-        .allowed_leaf_types
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(&e.mime))
-    {
-        sink.add(
-            SAFETY,
-            format!(
-                "{path}: leaf type {} not allowed (allowed: {})",
-                e.mime,
-                config.allowed_leaf_types.join(", ")
-            ),
+            format!("{path}: leaf type {} not allowed (allowed: {})", e.mime, config.allowed_leaf_types.join(", ")),
         );
     }
     check_names(e, sink);
     let raw = slice(out, e.body.0, e.body.1);
     if e.cte == "7bit" && raw.iter().any(|&c| c >= 0x80) {
-        sink.add(
-            FORMAT,
-            format!("{path}: declares 7bit but contains 8-bit data"),
-        );
+        sink.add(FORMAT, format!("{path}: declares 7bit but contains 8-bit data"));
     }
     match decode_body(raw, &e.cte) {
         Ok(d) => e.decoded = Some(d),
@@ -1926,8 +1635,7 @@ fn decode_text(d: &[u8], charset: Option<&str>) -> Result<String, String> {
     if cs != "utf-8" && cs != "us-ascii" {
         return Err(format!("text charset {cs:?} is not utf-8 or us-ascii"));
     }
-    let s = std::str::from_utf8(d)
-        .map_err(|e| format!("text does not decode as {cs} at byte {}", e.valid_up_to()))?;
+    let s = std::str::from_utf8(d).map_err(|e| format!("text does not decode as {cs} at byte {}", e.valid_up_to()))?;
     if cs == "us-ascii"
         && let Some(i) = s.bytes().position(|c| c >= 0x80)
     {
@@ -1964,37 +1672,20 @@ fn check_text(s: &str, path: &str, sink: &mut Sink) {
         prev = c;
     }
     if n_bad > 0 {
-        sink.add(
-            FORMAT,
-            format!(
-                "{path}: text contains {n_bad} control character(s) {}",
-                bad.join(" ")
-            ),
-        );
+        sink.add(FORMAT, format!("{path}: text contains {n_bad} control character(s) {}", bad.join(" ")));
     }
     if n_bidi > 0 {
-        sink.add(
-            FORMAT,
-            format!(
-                "{path}: text contains {n_bidi} bidi control(s) {}",
-                bidi.join(" ")
-            ),
-        );
+        sink.add(FORMAT, format!("{path}: text contains {n_bidi} bidi control(s) {}", bidi.join(" ")));
     }
 }
 
 /// filename (Content-Disposition) and name (Content-Type) of a leaf.
 fn check_names(e: &Entity, sink: &mut Sink) {
     let path = where_(&e.path);
-    let disposition = e
-        .field("Content-Disposition")
-        .map(|f| parse_mime_value(&f.value, false));
+    let disposition = e.field("Content-Disposition").map(|f| parse_mime_value(&f.value, false));
     let disposition = match disposition {
         Some(Err(err)) => {
-            sink.add(
-                FORMAT,
-                format!("{path}: unreadable Content-Disposition ({err})"),
-            );
+            sink.add(FORMAT, format!("{path}: unreadable Content-Disposition ({err})"));
             None
         }
         Some(Ok(d)) => {
@@ -2018,36 +1709,20 @@ fn check_names(e: &Entity, sink: &mut Sink) {
                 }
             };
             if name.chars().any(is_bad_control) {
-                sink.add(
-                    SAFETY,
-                    format!(
-                        "{path}: {param} contains control characters: {}",
-                        show_str(&name)
-                    ),
-                );
+                sink.add(SAFETY, format!("{path}: {param} contains control characters: {}", show_str(&name)));
             }
             if name.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')) {
                 sink.add(SAFETY, format!("{path}: {param} contains bidi control characters: {}", show_str(&name)));
             }
             if name.contains(['/', '\\']) {
-                sink.add(
-                    SAFETY,
-                    format!(
-                        "{path}: {param} contains a path separator: {}",
-                        show_str(&name)
-                    ),
-                );
+                sink.add(SAFETY, format!("{path}: {param} contains a path separator: {}", show_str(&name)));
             }
             if let Some(ext) = ext
                 && !name.to_lowercase().ends_with(ext)
             {
                 sink.add(
                     SAFETY,
-                    format!(
-                        "{path}: {} is named {}: the extension must be {ext}",
-                        e.mime,
-                        show_str(&name)
-                    ),
+                    format!("{path}: {} is named {}: the extension must be {ext}", e.mime, show_str(&name)),
                 );
             }
         }
@@ -2082,11 +1757,8 @@ fn decode_base64_strict(s: &[u8]) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
     let (mut acc, mut bits) = (0u32, 0u32);
     for &c in data {
-        let v = b64_val(c).ok_or(if c == b'=' {
-            "padding inside the data"
-        } else {
-            "character outside the alphabet"
-        })?;
+        let v =
+            b64_val(c).ok_or(if c == b'=' { "padding inside the data" } else { "character outside the alphabet" })?;
         acc = (acc << 6) | u32::from(v);
         bits += 6;
         if bits >= 8 {
@@ -2102,17 +1774,10 @@ fn decode_base64_body(raw: &[u8]) -> Result<Vec<u8>, String> {
     for (n, l) in Lines::new(raw, 0, raw.len()).enumerate() {
         let line = slice(raw, l.start, l.end);
         if line.len() > MAX_ENCODED_LINE {
-            return Err(format!(
-                "base64 line {} is {} characters (> {MAX_ENCODED_LINE})",
-                n + 1,
-                line.len()
-            ));
+            return Err(format!("base64 line {} is {} characters (> {MAX_ENCODED_LINE})", n + 1, line.len()));
         }
         if let Some(&c) = line.iter().find(|&&c| b64_val(c).is_none() && c != b'=') {
-            return Err(format!(
-                "base64 line {} has byte 0x{c:02X} outside the alphabet",
-                n + 1
-            ));
+            return Err(format!("base64 line {} has byte 0x{c:02X} outside the alphabet", n + 1));
         }
         chars.extend_from_slice(line);
     }
@@ -2124,23 +1789,12 @@ fn decode_qp_body(raw: &[u8]) -> Result<Vec<u8>, String> {
     for (n, l) in Lines::new(raw, 0, raw.len()).enumerate() {
         let line = slice(raw, l.start, l.end);
         if line.len() > MAX_ENCODED_LINE {
-            return Err(format!(
-                "quoted-printable line {} is {} characters (> {MAX_ENCODED_LINE})",
-                n + 1,
-                line.len()
-            ));
+            return Err(format!("quoted-printable line {} is {} characters (> {MAX_ENCODED_LINE})", n + 1, line.len()));
         }
         let soft = line.last() == Some(&b'=');
-        let content = if soft {
-            slice(line, 0, line.len() - 1)
-        } else {
-            line
-        };
+        let content = if soft { slice(line, 0, line.len() - 1) } else { line };
         if !soft && matches!(content.last(), Some(b' ' | b'\t')) {
-            return Err(format!(
-                "quoted-printable line {} ends in white space",
-                n + 1
-            ));
+            return Err(format!("quoted-printable line {} ends in white space", n + 1));
         }
         let mut i = 0;
         while let Some(&c) = content.get(i) {
@@ -2162,10 +1816,7 @@ fn decode_qp_body(raw: &[u8]) -> Result<Vec<u8>, String> {
                     i += 1;
                 }
                 _ => {
-                    return Err(format!(
-                        "quoted-printable line {}: byte 0x{c:02X} must be encoded",
-                        n + 1
-                    ));
+                    return Err(format!("quoted-printable line {}: byte 0x{c:02X} must be encoded", n + 1));
                 }
             }
         }
@@ -2186,11 +1837,7 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = n as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
         t[n] = c;
@@ -2220,16 +1867,13 @@ fn be32(b: &[u8]) -> u32 {
 /// Structure problems of a PNG file (empty = fine).
 fn png_problems(data: &[u8], max_side: u32) -> Vec<String> {
     const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    const ALLOWED: [&[u8; 4]; 9] = [
-        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"sRGB", b"cHRM", b"pHYs",
-    ];
+    const ALLOWED: [&[u8; 4]; 9] = [b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"sRGB", b"cHRM", b"pHYs"];
     if !data.starts_with(SIG) {
         return vec!["image/png part is not a PNG (bad signature)".to_string()];
     }
     let mut probs = Vec::new();
     let (mut pos, mut index) = (SIG.len(), 0usize);
-    let (mut ended, mut seen_idat, mut idat_done, mut seen_plte, mut color_type) =
-        (false, false, false, false, None);
+    let (mut ended, mut seen_idat, mut idat_done, mut seen_plte, mut color_type) = (false, false, false, false, None);
     while pos < data.len() && probs.len() < 8 {
         let Some(head) = data.get(pos..pos + 8) else {
             probs.push("truncated PNG chunk header".to_string());
@@ -2239,10 +1883,8 @@ fn png_problems(data: &[u8], max_side: u32) -> Vec<String> {
         let ty = slice(head, 4, 8);
         let name = show(ty);
         let body_end = pos.saturating_add(8).saturating_add(len);
-        let (Some(body), Some(crc)) = (
-            data.get(pos + 8..body_end),
-            data.get(body_end..body_end.saturating_add(4)),
-        ) else {
+        let (Some(body), Some(crc)) = (data.get(pos + 8..body_end), data.get(body_end..body_end.saturating_add(4)))
+        else {
             probs.push(format!("truncated PNG chunk {name}"));
             break;
         };
@@ -2263,12 +1905,7 @@ fn png_problems(data: &[u8], max_side: u32) -> Vec<String> {
             b"IHDR" => probs.push("second IHDR chunk".to_string()),
             b"PLTE" => {
                 seen_plte = true;
-                if seen_idat
-                    || len == 0
-                    || !len.is_multiple_of(3)
-                    || len > 768
-                    || matches!(color_type, Some(0 | 4))
-                {
+                if seen_idat || len == 0 || !len.is_multiple_of(3) || len > 768 || matches!(color_type, Some(0 | 4)) {
                     probs.push("misplaced or malformed PLTE chunk".to_string());
                 }
             }
@@ -2299,10 +1936,7 @@ fn png_problems(data: &[u8], max_side: u32) -> Vec<String> {
     if !ended {
         probs.push("PNG has no IEND chunk".to_string());
     } else if pos < data.len() {
-        probs.push(format!(
-            "{} bytes after IEND (polyglot/trailing data)",
-            data.len() - pos
-        ));
+        probs.push(format!("{} bytes after IEND (polyglot/trailing data)", data.len() - pos));
     }
     if !seen_idat {
         probs.push("PNG has no IDAT chunk".to_string());
@@ -2315,28 +1949,10 @@ fn png_problems(data: &[u8], max_side: u32) -> Vec<String> {
 
 /// Checks an IHDR body; returns the colour type.
 fn ihdr_problem(body: &[u8], max_side: u32) -> Result<u8, String> {
-    let [
-        w0,
-        w1,
-        w2,
-        w3,
-        h0,
-        h1,
-        h2,
-        h3,
-        depth,
-        ct,
-        comp,
-        filter,
-        interlace,
-    ] = body
-    else {
+    let [w0, w1, w2, w3, h0, h1, h2, h3, depth, ct, comp, filter, interlace] = body else {
         return Err(format!("IHDR is {} bytes (expected 13)", body.len()));
     };
-    let (w, h) = (
-        u32::from_be_bytes([*w0, *w1, *w2, *w3]),
-        u32::from_be_bytes([*h0, *h1, *h2, *h3]),
-    );
+    let (w, h) = (u32::from_be_bytes([*w0, *w1, *w2, *w3]), u32::from_be_bytes([*h0, *h1, *h2, *h3]));
     if w == 0 || h == 0 || w > max_side || h > max_side {
         return Err(format!("PNG dimensions {w}x{h} outside 1..={max_side}"));
     }
@@ -2347,9 +1963,7 @@ fn ihdr_problem(body: &[u8], max_side: u32) -> Result<u8, String> {
         _ => false,
     };
     if !depth_ok || *comp != 0 || *filter != 0 || *interlace > 1 {
-        return Err(format!(
-            "invalid IHDR (colour type {ct}, bit depth {depth})"
-        ));
+        return Err(format!("invalid IHDR (colour type {ct}, bit depth {depth})"));
     }
     Ok(*ct)
 }
@@ -2365,22 +1979,13 @@ fn check_differential(out: &[u8], scan: &Scan, sink: &mut Sink) {
             return;
         }
         Ok(None) => {
-            sink.add(
-                FORMAT,
-                "mail-parser finds no message in the output".to_string(),
-            );
+            sink.add(FORMAT, "mail-parser finds no message in the output".to_string());
             return;
         }
         Ok(Some(m)) => m,
     };
     if let Some(top) = scan.entities.first() {
-        if top.field("From").is_some()
-            && msg
-                .from()
-                .and_then(|a| a.first())
-                .and_then(|a| a.address())
-                .is_none()
-        {
+        if top.field("From").is_some() && msg.from().and_then(|a| a.first()).and_then(|a| a.address()).is_none() {
             sink.add(FORMAT, "mail-parser reads no From address".to_string());
         }
         let plausible = |d: &mail_parser::DateTime| {
@@ -2394,56 +1999,34 @@ fn check_differential(out: &[u8], scan: &Scan, sink: &mut Sink) {
         }
     }
     if let Some(i) = msg.parts.iter().position(|p| p.is_encoding_problem) {
-        sink.add(
-            FORMAT,
-            format!("mail-parser reports an encoding problem in its part {i}"),
-        );
+        sink.add(FORMAT, format!("mail-parser reports an encoding problem in its part {i}"));
     }
     if !scan.complete {
         return;
     }
-    let theirs = msg
-        .parts
-        .iter()
-        .filter(|p| !matches!(p.body, PartType::Multipart(_)))
-        .count();
+    let theirs = msg.parts.iter().filter(|p| !matches!(p.body, PartType::Multipart(_))).count();
     let mine = scan.entities.iter().filter(|e| !e.container).count();
     if theirs != mine {
-        sink.add(
-            SAFETY,
-            format!(
-                "parsers disagree: the boundary scan finds {mine} leaves, mail-parser {theirs}"
-            ),
-        );
+        sink.add(SAFETY, format!("parsers disagree: the boundary scan finds {mine} leaves, mail-parser {theirs}"));
         return;
     }
     if msg.parts.len() != scan.entities.len() {
         sink.add(
             SAFETY,
-            format!(
-                "parsers disagree: {} entities, mail-parser {}",
-                scan.entities.len(),
-                msg.parts.len()
-            ),
+            format!("parsers disagree: {} entities, mail-parser {}", scan.entities.len(), msg.parts.len()),
         );
         return;
     }
     for (e, p) in scan.entities.iter().zip(msg.parts.iter()) {
         let their_mime = p.content_type().map_or_else(
             || "text/plain".to_string(),
-            |ct| {
-                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()).to_ascii_lowercase()
-            },
+            |ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()).to_ascii_lowercase(),
         );
         let their_container = matches!(p.body, PartType::Multipart(_));
         if their_container != e.container || (e.mime != "(unreadable)" && their_mime != e.mime) {
             sink.add(
                 SAFETY,
-                format!(
-                    "parsers disagree on {}: {} here, {their_mime} in mail-parser",
-                    where_(&e.path),
-                    e.mime
-                ),
+                format!("parsers disagree on {}: {} here, {their_mime} in mail-parser", where_(&e.path), e.mime),
             );
             continue;
         }
@@ -2453,21 +2036,13 @@ fn check_differential(out: &[u8], scan: &Scan, sink: &mut Sink) {
         let same = match &p.body {
             PartType::Binary(b) | PartType::InlineBinary(b) => b.as_ref() == mine,
             PartType::Text(t) | PartType::Html(t) => {
-                let plain_charset = e
-                    .charset()
-                    .is_none_or(|cs| cs == "utf-8" || cs == "us-ascii");
+                let plain_charset = e.charset().is_none_or(|cs| cs == "utf-8" || cs == "us-ascii");
                 !plain_charset || std::str::from_utf8(mine).is_err() || t.as_bytes() == mine
             }
             _ => true,
         };
         if !same {
-            sink.add(
-                SAFETY,
-                format!(
-                    "parsers disagree on the decoded content of {}",
-                    where_(&e.path)
-                ),
-            );
+            sink.add(SAFETY, format!("parsers disagree on the decoded content of {}", where_(&e.path)));
         }
     }
 }
@@ -2482,10 +2057,7 @@ mod tests {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut s = String::new();
         for ch in data.chunks(3) {
-            let n = ch
-                .iter()
-                .enumerate()
-                .fold(0u32, |a, (i, &b)| a | u32::from(b) << (16 - 8 * i));
+            let n = ch.iter().enumerate().fold(0u32, |a, (i, &b)| a | u32::from(b) << (16 - 8 * i));
             for i in 0..4 {
                 if i <= ch.len() {
                     s.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
@@ -2500,11 +2072,7 @@ mod tests {
     /// base64 wrapped at 76 columns with CRLF, no final CRLF.
     fn b64_lines(data: &[u8]) -> String {
         let s = b64(data);
-        s.as_bytes()
-            .chunks(76)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join("\r\n")
+        s.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\r\n")
     }
 
     fn chunk(out: &mut Vec<u8>, ty: &[u8; 4], data: &[u8]) {
@@ -2587,10 +2155,7 @@ mod tests {
     }
 
     fn good() -> Vec<u8> {
-        assemble(
-            TOP,
-            &[TEXT_PART.to_string(), png_part(&tiny_png(), "pic.png")],
-        )
+        assemble(TOP, &[TEXT_PART.to_string(), png_part(&tiny_png(), "pic.png")])
     }
 
     fn run(m: &[u8]) -> Vec<Violation> {
@@ -2601,8 +2166,7 @@ mod tests {
     fn assert_fails(m: &[u8], kind: &str, needle: &str) {
         let v = run(m);
         assert!(
-            v.iter()
-                .any(|x| x.kind == kind && x.detail.contains(needle)),
+            v.iter().any(|x| x.kind == kind && x.detail.contains(needle)),
             "expected a {kind} violation mentioning {needle:?}, got {v:#?}"
         );
     }
@@ -2640,20 +2204,13 @@ mod tests {
 
     #[test]
     fn output_text_decodes_the_text_leaves() {
-        assert_eq!(
-            output_text(&good()).as_deref(),
-            Some("日本語 hello\nsecond line")
-        );
-        let b = TEXT_PART.replace("quoted-printable", "base64").replace(
-            "=E6=97=A5=E6=9C=AC=E8=AA=9E hello\r\nsecond line",
-            &b64_lines("日本語\r\nx".as_bytes()),
-        );
+        assert_eq!(output_text(&good()).as_deref(), Some("日本語 hello\nsecond line"));
+        let b = TEXT_PART
+            .replace("quoted-printable", "base64")
+            .replace("=E6=97=A5=E6=9C=AC=E8=AA=9E hello\r\nsecond line", &b64_lines("日本語\r\nx".as_bytes()));
         let m = assemble(TOP, &[b, TEXT_PART.to_string()]);
         assert!(run(&m).is_empty(), "{:#?}", run(&m));
-        assert_eq!(
-            output_text(&m).as_deref(),
-            Some("日本語\nx日本語 hello\nsecond line")
-        );
+        assert_eq!(output_text(&m).as_deref(), Some("日本語\nx日本語 hello\nsecond line"));
         assert_eq!(output_text(b""), None);
         let bad = replace(&good(), "=E6=97", "=E6=9");
         assert_eq!(output_text(&bad), None);
@@ -2666,14 +2223,8 @@ mod tests {
             &[
                 TEXT_PART.to_string(),
                 png_part(&tiny_png(), "x.png")
-                    .replace(
-                        "name=\"x.png\"",
-                        "name=\"=?UTF-8?B?5YaZ55yf?= =?UTF-8?Q?=2Epng?=\"",
-                    )
-                    .replace(
-                        "filename=\"x.png\"",
-                        "filename*0*=UTF-8''%E5%86%99; filename*1*=%E7%9C%9F.png",
-                    ),
+                    .replace("name=\"x.png\"", "name=\"=?UTF-8?B?5YaZ55yf?= =?UTF-8?Q?=2Epng?=\"")
+                    .replace("filename=\"x.png\"", "filename*0*=UTF-8''%E5%86%99; filename*1*=%E7%9C%9F.png"),
             ],
         );
         let v = run(&m);
@@ -2684,107 +2235,51 @@ mod tests {
 
     #[test]
     fn bare_lf_fails() {
-        assert_fails(
-            &replace(&good(), "MIME-Version: 1.0\r\n", "MIME-Version: 1.0\n"),
-            FORMAT,
-            "bare LF",
-        );
+        assert_fails(&replace(&good(), "MIME-Version: 1.0\r\n", "MIME-Version: 1.0\n"), FORMAT, "bare LF");
     }
 
     #[test]
     fn bare_cr_and_nul_fail() {
-        assert_fails(
-            &replace(&good(), "second line", "second\rline"),
-            FORMAT,
-            "bare CR",
-        );
-        assert_fails(
-            &replace(&good(), "second line", "second\0line"),
-            FORMAT,
-            "NUL",
-        );
+        assert_fails(&replace(&good(), "second line", "second\rline"), FORMAT, "bare CR");
+        assert_fails(&replace(&good(), "second line", "second\0line"), FORMAT, "NUL");
     }
 
     #[test]
     fn long_line_fails() {
-        let m = replace(
-            &good(),
-            "MIME-Version",
-            &format!("X-Long: {}\r\nMIME-Version", "a".repeat(1000)),
-        );
+        let m = replace(&good(), "MIME-Version", &format!("X-Long: {}\r\nMIME-Version", "a".repeat(1000)));
         assert_fails(&m, FORMAT, "octets");
     }
 
     #[test]
     fn eight_bit_header_fails() {
-        assert_fails(
-            &replace(
-                &good(),
-                "Subject: =?UTF-8?B?5pel5pys6Kqe?=",
-                "Subject: 日本語",
-            ),
-            FORMAT,
-            "8-bit",
-        );
+        assert_fails(&replace(&good(), "Subject: =?UTF-8?B?5pel5pys6Kqe?=", "Subject: 日本語"), FORMAT, "8-bit");
     }
 
     #[test]
     fn control_character_in_header_fails() {
-        assert_fails(
-            &replace(&good(), "Subject: ", "Subject: \x1b$B"),
-            FORMAT,
-            "control character 0x1B",
-        );
+        assert_fails(&replace(&good(), "Subject: ", "Subject: \x1b$B"), FORMAT, "control character 0x1B");
     }
 
     #[test]
     fn line_that_is_not_a_field_fails() {
-        assert_fails(
-            &replace(
-                &good(),
-                "MIME-Version",
-                "From yamada Mon Mar 3\r\nMIME-Version",
-            ),
-            FORMAT,
-            "mbox",
-        );
-        assert_fails(
-            &replace(&good(), "MIME-Version", "Bad Name: x\r\nMIME-Version"),
-            FORMAT,
-            "not a header field",
-        );
+        assert_fails(&replace(&good(), "MIME-Version", "From yamada Mon Mar 3\r\nMIME-Version"), FORMAT, "mbox");
+        assert_fails(&replace(&good(), "MIME-Version", "Bad Name: x\r\nMIME-Version"), FORMAT, "not a header field");
     }
 
     #[test]
     fn missing_mime_version_fails() {
-        assert_fails(
-            &replace(&good(), "MIME-Version: 1.0\r\n", ""),
-            FORMAT,
-            "MIME-Version",
-        );
-        assert_fails(
-            &replace(&good(), "MIME-Version: 1.0", "MIME-Version: 1.1"),
-            FORMAT,
-            "MIME-Version",
-        );
+        assert_fails(&replace(&good(), "MIME-Version: 1.0\r\n", ""), FORMAT, "MIME-Version");
+        assert_fails(&replace(&good(), "MIME-Version: 1.0", "MIME-Version: 1.1"), FORMAT, "MIME-Version");
     }
 
     #[test]
     fn raw_text_html_part_fails() {
-        let m = replace(
-            &good(),
-            "text/plain; charset=utf-8",
-            "text/html; charset=utf-8",
-        );
+        let m = replace(&good(), "text/plain; charset=utf-8", "text/html; charset=utf-8");
         assert_fails(&m, SAFETY, "text/html");
         assert_fails(&m, SAFETY, "leaf type text/html not allowed");
         // folded, and in a header that is not the part's own
         assert_fails(
-            &replace(
-                &good(),
-                "MIME-Version",
-                "X-Original-Content-Type:\r\n text/html\r\nMIME-Version",
-            ),
+            &replace(&good(), "MIME-Version", "X-Original-Content-Type:\r\n text/html\r\nMIME-Version"),
             SAFETY,
             "text/html",
         );
@@ -2792,18 +2287,13 @@ mod tests {
 
     #[test]
     fn octet_stream_leaf_fails() {
-        let m = replace(
-            &good(),
-            "Content-Type: image/png",
-            "Content-Type: application/octet-stream",
-        );
+        let m = replace(&good(), "Content-Type: image/png", "Content-Type: application/octet-stream");
         assert_fails(&m, SAFETY, "application/octet-stream not allowed");
     }
 
     #[test]
     fn message_rfc822_fails() {
-        let inner =
-            "Content-Type: message/rfc822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nhello\r\n";
+        let inner = "Content-Type: message/rfc822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nhello\r\n";
         let m = assemble(TOP, &[TEXT_PART.to_string(), inner.to_string()]);
         assert_fails(&m, SAFETY, "message/rfc822 is not allowed");
     }
@@ -2816,26 +2306,15 @@ mod tests {
 
     #[test]
     fn duplicate_subject_fails() {
-        assert_fails(
-            &replace(&good(), "MIME-Version", "Subject: again\r\nMIME-Version"),
-            SAFETY,
-            "2 Subject headers",
-        );
-        let dup_ct = TEXT_PART.replace(
-            "Content-Transfer",
-            "Content-Type: text/plain\r\nContent-Transfer",
-        );
+        assert_fails(&replace(&good(), "MIME-Version", "Subject: again\r\nMIME-Version"), SAFETY, "2 Subject headers");
+        let dup_ct = TEXT_PART.replace("Content-Transfer", "Content-Type: text/plain\r\nContent-Transfer");
         assert_fails(&assemble(TOP, &[dup_ct]), SAFETY, "2 Content-Type headers");
     }
 
     #[test]
     fn split_encoded_word_fails() {
         let day = "日".as_bytes();
-        let split = format!(
-            "Subject: =?UTF-8?B?{}?= =?UTF-8?B?{}?=",
-            b64(&day[..2]),
-            b64(&day[2..])
-        );
+        let split = format!("Subject: =?UTF-8?B?{}?= =?UTF-8?B?{}?=", b64(&day[..2]), b64(&day[2..]));
         let m = replace(&good(), "Subject: =?UTF-8?B?5pel5pys6Kqe?=", &split);
         assert_fails(&m, FORMAT, "does not decode on its own");
     }
@@ -2853,11 +2332,7 @@ mod tests {
             assert_fails(&m, FORMAT, needle);
         }
         let long = format!("=?UTF-8?Q?{}?=", "a".repeat(70));
-        assert_fails(
-            &replace(&good(), "=?UTF-8?B?5pel5pys6Kqe?=", &long),
-            FORMAT,
-            "75",
-        );
+        assert_fails(&replace(&good(), "=?UTF-8?B?5pel5pys6Kqe?=", &long), FORMAT, "75");
     }
 
     #[test]
@@ -2865,11 +2340,7 @@ mod tests {
         let png = b64_lines(&tiny_png());
         let mut bad = png.clone();
         bad.replace_range(5..6, "*");
-        assert_fails(
-            &replace(&good(), &png, &bad),
-            FORMAT,
-            "outside the alphabet",
-        );
+        assert_fails(&replace(&good(), &png, &bad), FORMAT, "outside the alphabet");
         let unpadded = png.trim_end_matches('=').to_string();
         assert_fails(&replace(&good(), &png, &unpadded), FORMAT, "multiple of 4");
         let joined = png.replace("\r\n", "");
@@ -2878,26 +2349,10 @@ mod tests {
 
     #[test]
     fn bad_quoted_printable_fails() {
-        assert_fails(
-            &replace(&good(), "=E6=97=A5", "=e6=97=a5"),
-            FORMAT,
-            "upper-case hex",
-        );
-        assert_fails(
-            &replace(&good(), "=E6=97=A5", "=ZZ=97=A5"),
-            FORMAT,
-            "upper-case hex",
-        );
-        assert_fails(
-            &replace(&good(), "second line", &"x".repeat(80)),
-            FORMAT,
-            "> 76",
-        );
-        assert_fails(
-            &replace(&good(), " hello\r\n", " hello \r\n"),
-            FORMAT,
-            "white space",
-        );
+        assert_fails(&replace(&good(), "=E6=97=A5", "=e6=97=a5"), FORMAT, "upper-case hex");
+        assert_fails(&replace(&good(), "=E6=97=A5", "=ZZ=97=A5"), FORMAT, "upper-case hex");
+        assert_fails(&replace(&good(), "second line", &"x".repeat(80)), FORMAT, "> 76");
+        assert_fails(&replace(&good(), " hello\r\n", " hello \r\n"), FORMAT, "white space");
     }
 
     #[test]
@@ -2911,55 +2366,27 @@ mod tests {
 
     #[test]
     fn unknown_transfer_encoding_fails() {
-        assert_fails(
-            &replace(&good(), "quoted-printable", "x-uuencode"),
-            FORMAT,
-            "x-uuencode",
-        );
-        assert_fails(
-            &replace(&good(), "quoted-printable", "binary"),
-            FORMAT,
-            "binary",
-        );
+        assert_fails(&replace(&good(), "quoted-printable", "x-uuencode"), FORMAT, "x-uuencode");
+        assert_fails(&replace(&good(), "quoted-printable", "binary"), FORMAT, "binary");
     }
 
     #[test]
     fn charset_and_invalid_utf8_fail() {
-        assert_fails(
-            &replace(&good(), "charset=utf-8", "charset=shift_jis"),
-            FORMAT,
-            "shift_jis",
-        );
-        assert_fails(
-            &replace(&good(), "=E6=97=A5", "=E6=97=E6"),
-            FORMAT,
-            "does not decode as utf-8",
-        );
-        assert_fails(
-            &replace(&good(), "charset=utf-8", "charset=us-ascii"),
-            FORMAT,
-            "us-ascii",
-        );
+        assert_fails(&replace(&good(), "charset=utf-8", "charset=shift_jis"), FORMAT, "shift_jis");
+        assert_fails(&replace(&good(), "=E6=97=A5", "=E6=97=E6"), FORMAT, "does not decode as utf-8");
+        assert_fails(&replace(&good(), "charset=utf-8", "charset=us-ascii"), FORMAT, "us-ascii");
     }
 
     #[test]
     fn control_characters_in_text_fail() {
         assert_fails(&replace(&good(), " hello", "=1B hello"), FORMAT, "U+001B");
-        assert_fails(
-            &replace(&good(), " hello", "=C2=85 hello"),
-            FORMAT,
-            "U+0085",
-        );
+        assert_fails(&replace(&good(), " hello", "=C2=85 hello"), FORMAT, "U+0085");
         assert_fails(&replace(&good(), " hello", "=0A hello"), FORMAT, "U+000A");
     }
 
     #[test]
     fn bidi_in_text_fails() {
-        assert_fails(
-            &replace(&good(), " hello", "=E2=80=AE hello"),
-            FORMAT,
-            "bidi",
-        );
+        assert_fails(&replace(&good(), " hello", "=E2=80=AE hello"), FORMAT, "bidi");
     }
 
     #[test]
@@ -2988,10 +2415,7 @@ mod tests {
 
     #[test]
     fn other_png_problems_fail() {
-        assert_eq!(
-            png_problems(b"GIF89a", 10),
-            vec!["image/png part is not a PNG (bad signature)".to_string()]
-        );
+        assert_eq!(png_problems(b"GIF89a", 10), vec!["image/png part is not a PNG (bad signature)".to_string()]);
         let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
         chunk(&mut big, b"IHDR", &ihdr(20_000, 1));
         chunk(&mut big, b"IEND", b"");
@@ -2999,50 +2423,27 @@ mod tests {
         assert!(p.iter().any(|x| x.contains("20000x1")), "{p:?}");
         assert!(p.iter().any(|x| x.contains("no IDAT")), "{p:?}");
         let truncated = &tiny_png()[..30];
-        assert!(
-            png_problems(truncated, 10)
-                .iter()
-                .any(|x| x.contains("truncated"))
-        );
+        assert!(png_problems(truncated, 10).iter().any(|x| x.contains("truncated")));
     }
 
     #[test]
     fn bad_filenames_fail() {
-        let m = assemble(
-            TOP,
-            &[TEXT_PART.to_string(), png_part(&tiny_png(), "a.exe")],
-        );
+        let m = assemble(TOP, &[TEXT_PART.to_string(), png_part(&tiny_png(), "a.exe")]);
         assert_fails(&m, SAFETY, "extension must be .png");
-        let m = assemble(
-            TOP,
-            &[TEXT_PART.to_string(), png_part(&tiny_png(), "../a.png")],
-        );
+        let m = assemble(TOP, &[TEXT_PART.to_string(), png_part(&tiny_png(), "../a.png")]);
         assert_fails(&m, SAFETY, "path separator");
-        let m = assemble(
-            TOP,
-            &[TEXT_PART.to_string(), png_part(&tiny_png(), "a.png.")],
-        );
+        let m = assemble(TOP, &[TEXT_PART.to_string(), png_part(&tiny_png(), "a.png.")]);
         assert_fails(&m, SAFETY, "extension");
     }
 
     #[test]
     fn bidi_in_filename_fails() {
         // RFC 2231 form and RFC 2047 form
-        let part = png_part(&tiny_png(), "x.png")
-            .replace("filename=\"x.png\"", "filename*=UTF-8''a%E2%80%AEgnp.png");
-        assert_fails(
-            &assemble(TOP, &[TEXT_PART.to_string(), part]),
-            SAFETY,
-            "bidi",
-        );
+        let part = png_part(&tiny_png(), "x.png").replace("filename=\"x.png\"", "filename*=UTF-8''a%E2%80%AEgnp.png");
+        assert_fails(&assemble(TOP, &[TEXT_PART.to_string(), part]), SAFETY, "bidi");
         let word = format!("=?UTF-8?B?{}?=", b64("a\u{202E}gnp.png".as_bytes()));
-        let part =
-            png_part(&tiny_png(), "x.png").replace("name=\"x.png\"", &format!("name=\"{word}\""));
-        assert_fails(
-            &assemble(TOP, &[TEXT_PART.to_string(), part]),
-            SAFETY,
-            "bidi",
-        );
+        let part = png_part(&tiny_png(), "x.png").replace("name=\"x.png\"", &format!("name=\"{word}\""));
+        assert_fails(&assemble(TOP, &[TEXT_PART.to_string(), part]), SAFETY, "bidi");
     }
 
     #[test]
@@ -3057,81 +2458,27 @@ mod tests {
     #[test]
     fn malformed_identity_headers_fail() {
         let from = "From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>";
-        assert_fails(
-            &replace(&good(), from, "From: MAILER-DAEMON <>"),
-            FORMAT,
-            "From header is malformed",
-        );
-        assert_fails(
-            &replace(&good(), from, "From: a@b, "),
-            FORMAT,
-            "From header is malformed",
-        );
-        assert_fails(
-            &replace(&good(), from, "From: undisclosed:;"),
-            FORMAT,
-            "From header is malformed",
-        );
+        assert_fails(&replace(&good(), from, "From: MAILER-DAEMON <>"), FORMAT, "From header is malformed");
+        assert_fails(&replace(&good(), from, "From: a@b, "), FORMAT, "From header is malformed");
+        assert_fails(&replace(&good(), from, "From: undisclosed:;"), FORMAT, "From header is malformed");
         let date = "Date: Mon, 3 Mar 2025 10:00:00 +0900";
-        assert_fails(
-            &replace(&good(), date, "Date:"),
-            FORMAT,
-            "Date header is malformed",
-        );
-        assert_fails(
-            &replace(&good(), date, "Date: 30 Feb 2025 10:00:00 +0900"),
-            FORMAT,
-            "Date header",
-        );
-        assert_fails(
-            &replace(&good(), date, "Date: Mon, 3 Mar 2025 10:00 JST"),
-            FORMAT,
-            "Date header",
-        );
-        assert_fails(
-            &replace(&good(), "<abc.123@example.jp>", "abc.123@example.jp"),
-            FORMAT,
-            "Message-ID",
-        );
-        assert_fails(
-            &replace(&good(), "<abc.123@example.jp>", "<abc 123@example.jp>"),
-            FORMAT,
-            "Message-ID",
-        );
-        assert_fails(
-            &replace(&good(), "To: taro@example.lg.jp", "To: taro@"),
-            FORMAT,
-            "To header",
-        );
+        assert_fails(&replace(&good(), date, "Date:"), FORMAT, "Date header is malformed");
+        assert_fails(&replace(&good(), date, "Date: 30 Feb 2025 10:00:00 +0900"), FORMAT, "Date header");
+        assert_fails(&replace(&good(), date, "Date: Mon, 3 Mar 2025 10:00 JST"), FORMAT, "Date header");
+        assert_fails(&replace(&good(), "<abc.123@example.jp>", "abc.123@example.jp"), FORMAT, "Message-ID");
+        assert_fails(&replace(&good(), "<abc.123@example.jp>", "<abc 123@example.jp>"), FORMAT, "Message-ID");
+        assert_fails(&replace(&good(), "To: taro@example.lg.jp", "To: taro@"), FORMAT, "To header");
     }
 
     #[test]
     fn accepted_header_variants_pass() {
         let variants = [
-            (
-                "Date: Mon, 3 Mar 2025 10:00:00 +0900",
-                "Date: 3 Mar 25 10:00 GMT (comment)",
-            ),
-            (
-                "To: taro@example.lg.jp, \"Hanako\" <hanako@example.lg.jp>",
-                "To: undisclosed-recipients:;",
-            ),
-            (
-                "To: taro@example.lg.jp, \"Hanako\" <hanako@example.lg.jp>",
-                "To: team: a@b.c, d@[192.0.2.1];, e.f@g",
-            ),
-            (
-                "From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>",
-                "From: John Q. Public <jqp@example.com> (x)",
-            ),
-            (
-                "Message-ID: <abc.123@example.jp>",
-                "Message-ID: <a$b=c@[127.0.0.1]>",
-            ),
-            (
-                "MIME-Version: 1.0",
-                "MIME-Version: 1.0 (Apple Message framework v929.2)",
-            ),
+            ("Date: Mon, 3 Mar 2025 10:00:00 +0900", "Date: 3 Mar 25 10:00 GMT (comment)"),
+            ("To: taro@example.lg.jp, \"Hanako\" <hanako@example.lg.jp>", "To: undisclosed-recipients:;"),
+            ("To: taro@example.lg.jp, \"Hanako\" <hanako@example.lg.jp>", "To: team: a@b.c, d@[192.0.2.1];, e.f@g"),
+            ("From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>", "From: John Q. Public <jqp@example.com> (x)"),
+            ("Message-ID: <abc.123@example.jp>", "Message-ID: <a$b=c@[127.0.0.1]>"),
+            ("MIME-Version: 1.0", "MIME-Version: 1.0 (Apple Message framework v929.2)"),
         ];
         for (from, to) in variants {
             let v = run(&replace(&good(), from, to));
@@ -3187,11 +2534,7 @@ mod tests {
         assert_fails(&m, SAFETY, "without a boundary");
         let m = replace(&good(), "--=_mugaika_1--\r\n", "");
         assert_fails(&m, FORMAT, "close delimiter");
-        let m = replace(
-            &good(),
-            "boundary=\"=_mugaika_1\"",
-            "boundary=\"=_mugaika_1\"; boundary=other",
-        );
+        let m = replace(&good(), "boundary=\"=_mugaika_1\"", "boundary=\"=_mugaika_1\"; boundary=other");
         assert_fails(&m, SAFETY, "parameter boundary more than once");
     }
 
@@ -3202,56 +2545,36 @@ mod tests {
         let part = "Content-Type: text/plain\r\n\r\nhello\r\n--=_mugaika_1 junk\r\nContent-Type: text/plain\r\n\r\nx";
         let m = assemble(TOP, &[part.to_string()]);
         let v = run(&m);
-        assert!(
-            v.iter()
-                .any(|x| x.kind == SAFETY && x.detail.contains("parsers disagree")),
-            "{v:#?}"
-        );
+        assert!(v.iter().any(|x| x.kind == SAFETY && x.detail.contains("parsers disagree")), "{v:#?}");
     }
 
     #[test]
     fn depth_and_part_limits() {
-        let mut m = String::from(
-            "From: a@b.c\r\nDate: 1 Jan 2025 00:00 +0000\r\nMessage-ID: <a@b>\r\nMIME-Version: 1.0\r\n",
-        );
+        let mut m =
+            String::from("From: a@b.c\r\nDate: 1 Jan 2025 00:00 +0000\r\nMessage-ID: <a@b>\r\nMIME-Version: 1.0\r\n");
         let depth = 12;
         for i in 0..depth {
-            m.push_str(&format!(
-                "Content-Type: multipart/mixed; boundary=\"b{i}x\"\r\n\r\n--b{i}x\r\n"
-            ));
+            m.push_str(&format!("Content-Type: multipart/mixed; boundary=\"b{i}x\"\r\n\r\n--b{i}x\r\n"));
         }
         m.push_str("Content-Type: text/plain\r\n\r\nhi\r\n");
         for i in (0..depth).rev() {
             m.push_str(&format!("--b{i}x--\r\n"));
         }
         assert_fails(m.as_bytes(), SAFETY, "nesting deeper than 8");
-        let cfg = VerifyConfig {
-            max_parts: 5,
-            ..VerifyConfig::default()
-        };
+        let cfg = VerifyConfig { max_parts: 5, ..VerifyConfig::default() };
         let v = verify_output(m.as_bytes(), &cfg);
-        assert!(
-            v.iter()
-                .any(|x| x.kind == SAFETY && x.detail.contains("more than 5")),
-            "{v:#?}"
-        );
-        let cfg = VerifyConfig {
-            max_depth: 20,
-            ..VerifyConfig::default()
-        };
+        assert!(v.iter().any(|x| x.kind == SAFETY && x.detail.contains("more than 5")), "{v:#?}");
+        let cfg = VerifyConfig { max_depth: 20, ..VerifyConfig::default() };
         let v = verify_output(m.as_bytes(), &cfg);
         assert!(v.is_empty(), "{v:#?}");
     }
 
     #[test]
     fn violations_are_capped() {
-        let mut m = String::from(
-            "From: a@b.c\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n",
-        );
+        let mut m =
+            String::from("From: a@b.c\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
         for i in 0..200 {
-            m.push_str(&format!(
-                "--b\r\nContent-Type: application/x-{i}\r\n\r\nx\r\n"
-            ));
+            m.push_str(&format!("--b\r\nContent-Type: application/x-{i}\r\n\r\nx\r\n"));
         }
         m.push_str("--b--\r\n");
         let v = run(m.as_bytes());
@@ -3279,11 +2602,7 @@ mod tests {
             let buf: Vec<u8> = (0..len)
                 .map(|_| {
                     let x = r.next();
-                    if x.is_multiple_of(3) {
-                        (x >> 8) as u8
-                    } else {
-                        alphabet[(x >> 8) as usize % alphabet.len()]
-                    }
+                    if x.is_multiple_of(3) { (x >> 8) as u8 } else { alphabet[(x >> 8) as usize % alphabet.len()] }
                 })
                 .collect();
             let _ = run(&buf);
@@ -3319,11 +2638,7 @@ mod tests {
     #[test]
     fn many_parameters_stay_fast() {
         let params = (0..50_000).map(|i| format!("; p{i}=v")).collect::<String>();
-        let m = replace(
-            &good(),
-            "charset=utf-8",
-            &format!("charset=utf-8{params}; p1=x"),
-        );
+        let m = replace(&good(), "charset=utf-8", &format!("charset=utf-8{params}; p1=x"));
         let start = std::time::Instant::now();
         assert_fails(&m, SAFETY, "parameter p1 more than once");
         assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
@@ -3333,14 +2648,9 @@ mod tests {
     fn deep_nesting_does_not_overflow_the_stack() {
         let mut m = String::from("From: a@b.c\r\nMIME-Version: 1.0\r\n");
         for i in 0..5_000 {
-            m.push_str(&format!(
-                "Content-Type: multipart/mixed; boundary=\"{i}\"\r\n\r\n--{i}\r\n"
-            ));
+            m.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{i}\"\r\n\r\n--{i}\r\n"));
         }
-        let cfg = VerifyConfig {
-            max_depth: usize::MAX,
-            ..VerifyConfig::default()
-        };
+        let cfg = VerifyConfig { max_depth: usize::MAX, ..VerifyConfig::default() };
         let v = verify_output(m.as_bytes(), &cfg);
         assert!(!v.is_empty());
         let _ = output_text(m.as_bytes());

@@ -26,15 +26,15 @@ use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::ambiguity::{self, BoundarySet};
-use crate::attachment::{attachment_findings, Attachment, AttachmentAction, AttachmentSanitizer};
+use crate::attachment::{Attachment, AttachmentAction, AttachmentSanitizer, attachment_findings};
 use crate::charset;
 use crate::headers::{self, ContentParams};
 use crate::html;
 use crate::identity;
 use crate::limits::{Budget, LimitExceeded, Limits};
-use crate::notice::{format_size, ItemKind, NoticeItem};
+use crate::notice::{ItemKind, NoticeItem, format_size};
 use crate::rebuild::Rendition;
-use crate::report::{codes, Finding, PartAction, PartReport, Severity};
+use crate::report::{Finding, PartAction, PartReport, Severity, codes};
 use crate::sniff;
 use crate::text;
 use crate::tnef;
@@ -139,14 +139,22 @@ impl<'a> Walker<'a> {
 
     fn walk_part(&mut self, msg: &Message<'_>, id: usize, path: &str, depth: usize, role: Role) -> Step {
         if depth > self.limits.max_depth {
-            return Err(LimitExceeded::new(codes::LIMIT_DEPTH, format!("nesting deeper than {}", self.limits.max_depth)));
+            return Err(LimitExceeded::new(
+                codes::LIMIT_DEPTH,
+                format!("nesting deeper than {}", self.limits.max_depth),
+            ));
         }
         self.part_count += 1;
         if self.part_count > self.limits.max_parts {
             return Err(LimitExceeded::new(codes::LIMIT_PARTS, format!("more than {} parts", self.limits.max_parts)));
         }
         let Some(part) = msg.parts.get(id) else {
-            self.findings.push(Finding::new(codes::MIME_UNPARSABLE, Severity::Danger, path, "part missing from the parse"));
+            self.findings.push(Finding::new(
+                codes::MIME_UNPARSABLE,
+                Severity::Danger,
+                path,
+                "part missing from the parse",
+            ));
             return Ok(());
         };
         let raw = msg.raw_message.as_ref();
@@ -166,7 +174,12 @@ impl<'a> Walker<'a> {
             PartType::Message(nested) => self.walk_nested(nested, &info, path, depth),
             _ if info.mime.starts_with("multipart/") => {
                 // No boundary: the parser kept the body as one leaf; it is text.
-                self.findings.push(Finding::new(codes::MIME_MISSING_BOUNDARY, Severity::Warning, path, "multipart without boundary read as text"));
+                self.findings.push(Finding::new(
+                    codes::MIME_MISSING_BOUNDARY,
+                    Severity::Warning,
+                    path,
+                    "multipart without boundary read as text",
+                ));
                 let info = PartInfo { mime: "text/plain".to_string(), ..info };
                 self.walk_leaf(raw, part, &info, path, role)
             }
@@ -214,10 +227,20 @@ impl<'a> Walker<'a> {
         }
         self.param_conflicts(&params, path);
         if ct_values.iter().chain(cd_values.iter()).any(|v| !v.is_ascii()) {
-            self.findings.push(Finding::new(codes::HEADER_RAW_8BIT, Severity::Info, path, "MIME header with raw 8-bit bytes (decoded)"));
+            self.findings.push(Finding::new(
+                codes::HEADER_RAW_8BIT,
+                Severity::Info,
+                path,
+                "MIME header with raw 8-bit bytes (decoded)",
+            ));
         }
         if params.limited {
-            self.findings.push(Finding::new(codes::LIMIT_HEADER_BYTES, Severity::Danger, path, "Content-Type parameters exceed the decoder's limits"));
+            self.findings.push(Finding::new(
+                codes::LIMIT_HEADER_BYTES,
+                Severity::Danger,
+                path,
+                "Content-Type parameters exceed the decoder's limits",
+            ));
         }
         let cte_raw = cte_values.last().map(|v| String::from_utf8_lossy(v).into_owned());
         let cte = TransferEncoding::from_header(cte_raw.as_deref());
@@ -233,7 +256,12 @@ impl<'a> Walker<'a> {
         if let Some(cd) = &cd {
             self.param_conflicts(cd, path);
             if cd.limited {
-                self.findings.push(Finding::new(codes::LIMIT_HEADER_BYTES, Severity::Danger, path, "Content-Disposition parameters exceed the decoder's limits"));
+                self.findings.push(Finding::new(
+                    codes::LIMIT_HEADER_BYTES,
+                    Severity::Danger,
+                    path,
+                    "Content-Disposition parameters exceed the decoder's limits",
+                ));
             }
         }
         let filename = cd
@@ -271,7 +299,11 @@ impl<'a> Walker<'a> {
                 code,
                 severity,
                 path,
-                format!("parameter {name} given as {:?} and {:?}", text::display_name(a, 80), text::display_name(b, 80)),
+                format!(
+                    "parameter {name} given as {:?} and {:?}",
+                    text::display_name(a, 80),
+                    text::display_name(b, 80)
+                ),
             ));
         }
     }
@@ -303,7 +335,12 @@ impl<'a> Walker<'a> {
         self.push_part(path, info, PartAction::Descended);
         let raw = msg.raw_message.as_ref();
         match info.params.get("boundary").or_else(|| part.content_type().and_then(|c| c.attribute("boundary"))) {
-            None => self.findings.push(Finding::new(codes::MIME_MISSING_BOUNDARY, Severity::Warning, path, "multipart without boundary")),
+            None => self.findings.push(Finding::new(
+                codes::MIME_MISSING_BOUNDARY,
+                Severity::Warning,
+                path,
+                "multipart without boundary",
+            )),
             Some(boundary) => {
                 let body = raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or(b"");
                 self.budget.charge(body.len())?;
@@ -321,7 +358,10 @@ impl<'a> Walker<'a> {
                         codes::MIME_BOUNDARY_IN_BODY,
                         Severity::Danger,
                         path,
-                        format!("line {:?} is a delimiter only for parsers matching boundaries as prefixes", text::display_name(&line, 100)),
+                        format!(
+                            "line {:?} is a delimiter only for parsers matching boundaries as prefixes",
+                            text::display_name(&line, 100)
+                        ),
                     ));
                 }
                 if scan.delimiter_after_close {
@@ -349,7 +389,14 @@ impl<'a> Walker<'a> {
         walked
     }
 
-    fn walk_multipart_children(&mut self, msg: &Message<'_>, info: &PartInfo, children: &[u32], path: &str, depth: usize) -> Step {
+    fn walk_multipart_children(
+        &mut self,
+        msg: &Message<'_>,
+        info: &PartInfo,
+        children: &[u32],
+        path: &str,
+        depth: usize,
+    ) -> Step {
         let child_path = |i: usize| format!("{path}.{}", i + 1);
         let subtype = info.mime.strip_prefix("multipart/").unwrap_or("mixed");
         match subtype {
@@ -485,7 +532,12 @@ impl<'a> Walker<'a> {
     fn walk_nested(&mut self, nested: &Message<'_>, info: &PartInfo, path: &str, depth: usize) -> Step {
         self.push_part(path, info, PartAction::Descended);
         let inner_path = format!("{path}.1");
-        self.findings.push(Finding::new(codes::MESSAGE_FORWARDED, Severity::Info, path, "message/rfc822 flattened into the text"));
+        self.findings.push(Finding::new(
+            codes::MESSAGE_FORWARDED,
+            Severity::Info,
+            path,
+            "message/rfc822 flattened into the text",
+        ));
         let id = identity::read_identity(nested, &inner_path, &mut self.findings);
         let s = &id.summary;
         self.begin_block();
@@ -564,7 +616,12 @@ impl<'a> Walker<'a> {
 
         let mime = info.mime.as_str();
         if is_encrypted_type(mime, &info.params) {
-            self.findings.push(Finding::new(codes::CRYPTO_ENCRYPTED, Severity::Danger, path, format!("{mime} cannot be inspected")));
+            self.findings.push(Finding::new(
+                codes::CRYPTO_ENCRYPTED,
+                Severity::Danger,
+                path,
+                format!("{mime} cannot be inspected"),
+            ));
             self.parts[idx].action = PartAction::Quarantined;
             return Ok(());
         }
@@ -594,7 +651,11 @@ impl<'a> Walker<'a> {
             Some(s) => s.sanitize(&attachment, &mut self.budget, &mut self.findings)?,
             None => AttachmentAction::Remove,
         };
-        let name = info.filename.as_deref().map(|f| text::display_name(f, 200)).unwrap_or_else(|| "(名前なし / unnamed)".to_string());
+        let name = info
+            .filename
+            .as_deref()
+            .map(|f| text::display_name(f, 200))
+            .unwrap_or_else(|| "(名前なし / unnamed)".to_string());
         let detail = format!(
             "— {} ({}; 宣言 declared {}), {}, SHA-256 {}",
             detected.description,
@@ -605,7 +666,8 @@ impl<'a> Walker<'a> {
         );
         match action {
             AttachmentAction::Remove => {
-                let kind = if role == Role::InlineImage { ItemKind::RemovedInlineImage } else { ItemKind::RemovedAttachment };
+                let kind =
+                    if role == Role::InlineImage { ItemKind::RemovedInlineImage } else { ItemKind::RemovedAttachment };
                 self.findings.push(Finding::new(codes::ATTACHMENT_REMOVED, Severity::Info, path, name.clone()));
                 self.notice.push(NoticeItem { kind, name, detail });
             }
@@ -627,16 +689,26 @@ impl<'a> Walker<'a> {
         let names: Vec<String> = listing
             .attachments
             .iter()
-            .map(|a| a.name.as_deref().map(|n| text::display_name(n, 200)).unwrap_or_else(|| "(名前なし / unnamed)".into()))
+            .map(|a| {
+                a.name.as_deref().map(|n| text::display_name(n, 200)).unwrap_or_else(|| "(名前なし / unnamed)".into())
+            })
             .collect();
         self.findings.push(Finding::new(
             codes::TNEF_CONTENTS,
             Severity::Info,
             path,
-            format!("{} file(s) inside winmail.dat{}", names.len(), if listing.malformed { " (malformed)" } else { "" }),
+            format!(
+                "{} file(s) inside winmail.dat{}",
+                names.len(),
+                if listing.malformed { " (malformed)" } else { "" }
+            ),
         ));
         for (a, name) in listing.attachments.iter().zip(names) {
-            self.notice.push(NoticeItem { kind: ItemKind::TnefMember, name, detail: format!("— {}", format_size(a.size)) });
+            self.notice.push(NoticeItem {
+                kind: ItemKind::TnefMember,
+                name,
+                detail: format!("— {}", format_size(a.size)),
+            });
         }
     }
 
@@ -645,15 +717,15 @@ impl<'a> Walker<'a> {
         let is_html = info.mime == "text/html";
         let declared = info.params.get("charset").map(str::to_string);
         let meta = if is_html { html::sniff_meta_charset(data) } else { None };
-        if let (Some(d), Some(m)) = (&declared, &meta) {
-            if !d.eq_ignore_ascii_case(m) {
-                self.findings.push(Finding::new(
-                    codes::MIME_CONFLICTING_CHARSET,
-                    Severity::Warning,
-                    path,
-                    format!("header says {d}, HTML <meta> says {m}"),
-                ));
-            }
+        if let (Some(d), Some(m)) = (&declared, &meta)
+            && !d.eq_ignore_ascii_case(m)
+        {
+            self.findings.push(Finding::new(
+                codes::MIME_CONFLICTING_CHARSET,
+                Severity::Warning,
+                path,
+                format!("header says {d}, HTML <meta> says {m}"),
+            ));
         }
         let label = declared.or(meta);
         let decoded = charset::decode_text(data, label.as_deref());
@@ -667,7 +739,10 @@ impl<'a> Walker<'a> {
             self.budget.charge(decoded.text.len())?;
             self.findings.extend(converted.findings);
             if converted.truncated {
-                return Err(LimitExceeded::new(codes::LIMIT_DECODED_BYTES, format!("text of {path} exceeds max_text_bytes")));
+                return Err(LimitExceeded::new(
+                    codes::LIMIT_DECODED_BYTES,
+                    format!("text of {path} exceeds max_text_bytes"),
+                ));
             }
             self.html_converted = true;
             self.parts[idx].action = PartAction::ConvertedToText;
@@ -677,7 +752,12 @@ impl<'a> Walker<'a> {
             self.strip_uuencode(decoded.text, path)
         };
         if has_pgp_message(&body) {
-            self.findings.push(Finding::new(codes::CRYPTO_ENCRYPTED, Severity::Danger, path, "inline PGP encrypted message"));
+            self.findings.push(Finding::new(
+                codes::CRYPTO_ENCRYPTED,
+                Severity::Danger,
+                path,
+                "inline PGP encrypted message",
+            ));
         }
         self.begin_block();
         let stats = text::clean_text_into(&body, &mut self.text);
@@ -707,13 +787,28 @@ impl<'a> Walker<'a> {
     fn charset_findings(&mut self, d: &charset::Decoded, label: Option<&str>, path: &str) {
         let label = text::display_name(label.unwrap_or("(none)"), 60);
         if d.mislabeled || (d.undeclared && label != "(none)") {
-            self.findings.push(Finding::new(codes::CHARSET_MISLABELED, Severity::Info, path, format!("declared {label}, decoded as {}", d.charset)));
+            self.findings.push(Finding::new(
+                codes::CHARSET_MISLABELED,
+                Severity::Info,
+                path,
+                format!("declared {label}, decoded as {}", d.charset),
+            ));
         }
         if d.unknown_label {
-            self.findings.push(Finding::new(codes::CHARSET_UNKNOWN, Severity::Info, path, format!("unknown charset {label}, decoded as {}", d.charset)));
+            self.findings.push(Finding::new(
+                codes::CHARSET_UNKNOWN,
+                Severity::Info,
+                path,
+                format!("unknown charset {label}, decoded as {}", d.charset),
+            ));
         }
         if d.undeclared {
-            self.findings.push(Finding::new(codes::CHARSET_UNDECLARED, Severity::Info, path, format!("8-bit text without charset, decoded as {}", d.charset)));
+            self.findings.push(Finding::new(
+                codes::CHARSET_UNDECLARED,
+                Severity::Info,
+                path,
+                format!("8-bit text without charset, decoded as {}", d.charset),
+            ));
         }
         if d.replacements > 0 {
             self.findings.push(Finding::new(
@@ -731,8 +826,17 @@ impl<'a> Walker<'a> {
         });
         for b in &blocks {
             let name = text::display_name(&b.name, 200);
-            self.findings.push(Finding::new(codes::TEXT_UUENCODE, Severity::Warning, path, format!("uuencoded {name} removed")));
-            self.notice.push(NoticeItem { kind: ItemKind::Uuencoded, name, detail: format!("— {}", format_size(b.approx_size)) });
+            self.findings.push(Finding::new(
+                codes::TEXT_UUENCODE,
+                Severity::Warning,
+                path,
+                format!("uuencoded {name} removed"),
+            ));
+            self.notice.push(NoticeItem {
+                kind: ItemKind::Uuencoded,
+                name,
+                detail: format!("— {}", format_size(b.approx_size)),
+            });
         }
         if blocks.is_empty() { body } else { stripped }
     }

@@ -166,8 +166,14 @@ pub fn tls_acceptor(config: &ServerConfig) -> anyhow::Result<Option<TlsAcceptor>
 }
 
 /// Accepts connections until `shutdown` flips; each runs in its own task.
-pub async fn run(listener: TcpListener, relay: Arc<Relay>, tls: Option<TlsAcceptor>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let networks: Vec<Network> = relay.config.server.allowed_networks.iter().filter_map(|n| Network::parse(n)).collect();
+pub async fn run(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let networks: Vec<Network> =
+        relay.config.server.allowed_networks.iter().filter_map(|n| Network::parse(n)).collect();
     let limit = Arc::new(tokio::sync::Semaphore::new(relay.config.server.max_connections));
     let tasks = tokio_util_tasks::Tasks::default();
     loop {
@@ -203,8 +209,8 @@ pub async fn run(listener: TcpListener, relay: Arc<Relay>, tls: Option<TlsAccept
 
 /// Tracks spawned connection tasks so shutdown can wait for them.
 mod tokio_util_tasks {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::Notify;
 
     #[derive(Default, Clone)]
@@ -338,7 +344,13 @@ async fn handle(stream: TcpStream, peer: SocketAddr, allowed: bool, relay: Arc<R
 }
 
 /// Stores one received message durably and hands it to the sanitisers.
-async fn store(relay: &Arc<Relay>, env: &super::session::Envelope, data: Vec<u8>, peer: SocketAddr, tls: bool) -> StoreOutcome {
+async fn store(
+    relay: &Arc<Relay>,
+    env: &super::session::Envelope,
+    data: Vec<u8>,
+    peer: SocketAddr,
+    tls: bool,
+) -> StoreOutcome {
     if relay.backlog_full() {
         tracing::warn!(peer = %peer, "sanitiser backlog full; deferring new mail");
         Metrics::inc(&relay.metrics.rejected);
@@ -384,16 +396,24 @@ async fn store(relay: &Arc<Relay>, env: &super::session::Envelope, data: Vec<u8>
 }
 
 /// `Received:` for our hop (RFC 5321 §4.4), folded, 7-bit.
-fn received_header(hostname: &str, env: &super::session::Envelope, peer: SocketAddr, tls: bool, queue_id: &str, now: u64) -> String {
+fn received_header(
+    hostname: &str,
+    env: &super::session::Envelope,
+    peer: SocketAddr,
+    tls: bool,
+    queue_id: &str,
+    now: u64,
+) -> String {
     let protocol = if tls && !env.protocol().contains('S') { "ESMTPS" } else { env.protocol() };
     let date = mail_parser::DateTime::from_timestamp(now as i64).to_rfc822();
     let helo: String = env.helo.chars().filter(|c| c.is_ascii_graphic()).take(255).collect();
     let host: String = hostname.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-').collect();
-    let mut s = format!("Received: from {helo} ([{}])\r\n\tby {host} (mugaika) with {protocol} id {queue_id}", peer.ip());
-    if let [one] = env.rcpt_to.as_slice() {
-        if one.is_ascii() {
-            s.push_str(&format!("\r\n\tfor <{one}>"));
-        }
+    let mut s =
+        format!("Received: from {helo} ([{}])\r\n\tby {host} (mugaika) with {protocol} id {queue_id}", peer.ip());
+    if let [one] = env.rcpt_to.as_slice()
+        && one.is_ascii()
+    {
+        s.push_str(&format!("\r\n\tfor <{one}>"));
     }
     s.push_str(&format!(";\r\n\t{date}\r\n"));
     s

@@ -123,12 +123,7 @@
 //! constant number of times (no rescans; the pause buffer is consumed by
 //! offset, not by shifting). No panics: no indexing, no unwrap on input.
 
-#![warn(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
+#![warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
 
@@ -239,12 +234,7 @@ struct Body {
 
 impl Body {
     fn new(limit: usize) -> Body {
-        Body {
-            data: Vec::new(),
-            limit,
-            oversize: false,
-            bare_newline: false,
-        }
+        Body { data: Vec::new(), limit, oversize: false, bare_newline: false }
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -420,9 +410,8 @@ impl Session {
     /// client is not allowed, `[Reply(554 5.7.1 …), Close]` (the session is
     /// then closed and ignores input).
     pub fn new(config: SessionConfig, client_allowed: bool) -> (Session, Vec<Event>) {
-        let mut hostname = keep_chars(&config.hostname, MAX_DOMAIN, |c| {
-            c.is_ascii_alphanumeric() || c == '.' || c == '-'
-        });
+        let mut hostname =
+            keep_chars(&config.hostname, MAX_DOMAIN, |c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         if hostname.is_empty() {
             hostname = "localhost".to_string();
         }
@@ -454,19 +443,10 @@ impl Session {
             pending_overflow: false,
         };
         let events = if client_allowed {
-            vec![Event::Reply(
-                format!("220 {} ESMTP mugaika\r\n", session.hostname).into_bytes(),
-            )]
+            vec![Event::Reply(format!("220 {} ESMTP mugaika\r\n", session.hostname).into_bytes())]
         } else {
             session.mode = Mode::Closed;
-            vec![
-                Event::Reply(reply(
-                    554,
-                    "5.7.1",
-                    &format!("{} Access denied", session.hostname),
-                )),
-                Event::Close,
-            ]
+            vec![Event::Reply(reply(554, "5.7.1", &format!("{} Access denied", session.hostname))), Event::Close]
         };
         (session, events)
     }
@@ -481,8 +461,7 @@ impl Session {
                 let used = self.run(input, &mut events);
                 if matches!(self.mode, Mode::AwaitStore) {
                     // Rest of this feed: kept whole (bounded by the feed size).
-                    self.pending
-                        .extend_from_slice(input.get(used..).unwrap_or_default());
+                    self.pending.extend_from_slice(input.get(used..).unwrap_or_default());
                 }
             }
         }
@@ -500,27 +479,16 @@ impl Session {
         self.mode = Mode::Command;
         events.push(Event::Reply(match outcome {
             StoreOutcome::Accepted { queue_id } => {
-                let id = keep_chars(&queue_id, 64, |c| {
-                    c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-'
-                });
+                let id = keep_chars(&queue_id, 64, |c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
                 reply(250, "2.0.0", &format!("Ok: queued as {id}"))
             }
             StoreOutcome::Busy => reply(451, "4.3.2", "System busy, try again later"),
             StoreOutcome::NoSpace => reply(452, "4.3.1", "Insufficient system storage"),
-            StoreOutcome::Failed => {
-                reply(451, "4.3.0", "Local error in processing, try again later")
-            }
+            StoreOutcome::Failed => reply(451, "4.3.0", "Local error in processing, try again later"),
         }));
         if self.pending_overflow {
             self.pending_overflow = false;
-            self.close_with(
-                &mut events,
-                reply(
-                    421,
-                    "4.7.0",
-                    &format!("{} Too much pipelined input", self.hostname),
-                ),
-            );
+            self.close_with(&mut events, reply(421, "4.7.0", &format!("{} Too much pipelined input", self.hostname)));
         }
         let buf = std::mem::take(&mut self.pending);
         let pos = std::mem::take(&mut self.pending_pos);
@@ -556,11 +524,7 @@ impl Session {
 
     /// The reply to write before closing on the caller's idle timeout.
     pub fn timeout_reply(&self) -> Vec<u8> {
-        reply(
-            421,
-            "4.4.2",
-            &format!("{} Error: timeout exceeded", self.hostname),
-        )
+        reply(421, "4.4.2", &format!("{} Error: timeout exceeded", self.hostname))
     }
 
     /// Whether the caller should read more input now (false while a message
@@ -590,8 +554,7 @@ impl Session {
         self.pending_added += input.len();
         // Compact the consumed prefix when it dominates (amortised linear).
         if self.pending_pos > 0 && self.pending_pos >= self.pending.len() / 2 {
-            self.pending
-                .drain(..self.pending_pos.min(self.pending.len()));
+            self.pending.drain(..self.pending_pos.min(self.pending.len()));
             self.pending_pos = 0;
         }
         self.pending.extend_from_slice(input);
@@ -710,33 +673,16 @@ impl Session {
     /// One complete command line, LF included.
     fn command(&mut self, line: &[u8], events: &mut Vec<Event>) {
         let Some(body) = line.strip_suffix(b"\r\n") else {
-            return self.bad(
-                events,
-                reply(
-                    500,
-                    "5.5.2",
-                    "Error: bare <LF> received, commands must end with <CR><LF>",
-                ),
-            );
+            return self.bad(events, reply(500, "5.5.2", "Error: bare <LF> received, commands must end with <CR><LF>"));
         };
         if body.iter().any(|&b| b < 0x20 || b == 0x7f) {
-            return self.bad(
-                events,
-                reply(500, "5.5.2", "Error: control character in command"),
-            );
+            return self.bad(events, reply(500, "5.5.2", "Error: control character in command"));
         }
         let Ok(text) = std::str::from_utf8(body) else {
-            return self.bad(
-                events,
-                reply(500, "5.5.2", "Error: invalid UTF-8 in command"),
-            );
+            return self.bad(events, reply(500, "5.5.2", "Error: invalid UTF-8 in command"));
         };
         let (verb, args) = text.split_once(' ').unwrap_or((text, ""));
-        let verb = if verb.len() <= 8 {
-            verb.to_ascii_uppercase()
-        } else {
-            String::new()
-        };
+        let verb = if verb.len() <= 8 { verb.to_ascii_uppercase() } else { String::new() };
         let no_args = args.trim_matches(' ').is_empty();
         match verb.as_str() {
             "EHLO" | "HELO" => self.helo_cmd(verb == "EHLO", args, events),
@@ -753,36 +699,23 @@ impl Session {
                 let text = format!("{} closing connection", self.hostname);
                 self.close_with(events, reply(221, "2.0.0", &text));
             }
-            "VRFY" if !no_args => Self::ok(
-                events,
-                reply(
-                    252,
-                    "2.5.0",
-                    "Cannot VRFY user, but will accept message and attempt delivery",
-                ),
-            ),
+            "VRFY" if !no_args => {
+                Self::ok(events, reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
+            }
             "HELP" => Self::ok(
                 events,
-                reply(
-                    214,
-                    "2.0.0",
-                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS",
-                ),
+                reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS"),
             ),
             "STARTTLS" if no_args => self.starttls_cmd(events),
-            "DATA" | "RSET" | "QUIT" | "VRFY" | "STARTTLS" => self.bad(
-                events,
-                reply(501, "5.5.4", "Syntax error in parameters or arguments"),
-            ),
+            "DATA" | "RSET" | "QUIT" | "VRFY" | "STARTTLS" => {
+                self.bad(events, reply(501, "5.5.4", "Syntax error in parameters or arguments"))
+            }
             "GET" | "POST" | "CONNECT" | "PUT" | "HEAD" => {
                 let text = format!("{} Error: this is an SMTP server", self.hostname);
                 self.close_with(events, reply(421, "4.7.0", &text));
             }
-            "AUTH" | "EXPN" | "ETRN" | "ATRN" | "BURL" | "TURN" | "LHLO" | "VERB" | "XCLIENT"
-            | "XFORWARD" | "SEND" | "SOML" | "SAML" => self.bad(
-                events,
-                reply(502, "5.5.1", "Error: command not implemented"),
-            ),
+            "AUTH" | "EXPN" | "ETRN" | "ATRN" | "BURL" | "TURN" | "LHLO" | "VERB" | "XCLIENT" | "XFORWARD" | "SEND"
+            | "SOML" | "SAML" => self.bad(events, reply(502, "5.5.1", "Error: command not implemented")),
             _ => self.bad(events, reply(500, "5.5.2", "Error: command not recognized")),
         }
     }
@@ -791,11 +724,7 @@ impl Session {
         let host = args.trim_matches(' ');
         let host = host.split(' ').next().unwrap_or_default();
         if !valid_helo(host) {
-            let syntax = if esmtp {
-                "Syntax: EHLO hostname"
-            } else {
-                "Syntax: HELO hostname"
-            };
+            let syntax = if esmtp { "Syntax: EHLO hostname" } else { "Syntax: HELO hostname" };
             return self.bad(events, reply(501, "5.5.4", syntax));
         }
         self.tx = None;
@@ -829,10 +758,7 @@ impl Session {
             return self.bad(events, reply(503, "5.5.1", "Error: send HELO/EHLO first"));
         }
         if self.require_tls && !self.tls {
-            return self.bad(
-                events,
-                reply(530, "5.7.0", "Must issue a STARTTLS command first"),
-            );
+            return self.bad(events, reply(530, "5.7.0", "Must issue a STARTTLS command first"));
         }
         if self.tx.is_some() {
             return self.bad(events, reply(503, "5.5.1", "Error: nested MAIL command"));
@@ -877,22 +803,14 @@ impl Session {
         }
         if let Err(e) = check_path(path, smtputf8, false) {
             return match e {
-                PathError::NonAscii => self.bad(
-                    events,
-                    reply(553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8"),
-                ),
+                PathError::NonAscii => {
+                    self.bad(events, reply(553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8"))
+                }
                 _ => self.bad(events, reply(501, "5.1.7", "Bad sender address syntax")),
             };
         }
         if size.is_some_and(|s| s > self.max_message_bytes as u64) {
-            return Self::ok(
-                events,
-                reply(
-                    552,
-                    "5.3.4",
-                    "Message size exceeds fixed maximum message size",
-                ),
-            );
+            return Self::ok(events, reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
         }
         self.tx = Some(Transaction {
             mail_from: path.to_string(),
@@ -924,24 +842,10 @@ impl Session {
         let domain = match check_path(path, smtputf8, true) {
             Ok(d) => d,
             Err(PathError::Route) => {
-                return self.bad(
-                    events,
-                    reply(
-                        550,
-                        "5.7.1",
-                        "Relay access denied: routing syntax not allowed",
-                    ),
-                );
+                return self.bad(events, reply(550, "5.7.1", "Relay access denied: routing syntax not allowed"));
             }
             Err(PathError::NonAscii) => {
-                return self.bad(
-                    events,
-                    reply(
-                        553,
-                        "5.6.7",
-                        "Non-ASCII recipient address requires SMTPUTF8",
-                    ),
-                );
+                return self.bad(events, reply(553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8"));
             }
             Err(PathError::Syntax) => {
                 return self.bad(events, reply(501, "5.1.3", "Bad recipient address syntax"));
@@ -963,13 +867,9 @@ impl Session {
 
     fn relay_allowed(&self, domain: &str) -> bool {
         let d = domain.to_ascii_lowercase();
-        self.relay_domains.iter().any(|r| {
-            if r.starts_with('.') {
-                d.len() > r.len() && d.ends_with(r.as_str())
-            } else {
-                d == *r
-            }
-        })
+        self.relay_domains
+            .iter()
+            .any(|r| if r.starts_with('.') { d.len() > r.len() && d.ends_with(r.as_str()) } else { d == *r })
     }
 
     /// The refusal for DATA/BDAT when the transaction is not ready, if any.
@@ -979,20 +879,14 @@ impl Session {
         }
         match &self.tx {
             None => Some((reply(503, "5.5.1", "Error: need MAIL command"), true)),
-            Some(tx) if tx.rcpt_to.is_empty() => {
-                Some((reply(554, "5.5.1", "Error: no valid recipients"), false))
-            }
+            Some(tx) if tx.rcpt_to.is_empty() => Some((reply(554, "5.5.1", "Error: no valid recipients"), false)),
             Some(_) => None,
         }
     }
 
     fn data_cmd(&mut self, events: &mut Vec<Event>) {
         if let Some((r, counts)) = self.transfer_refusal() {
-            return if counts {
-                self.bad(events, r)
-            } else {
-                Self::ok(events, r)
-            };
+            return if counts { self.bad(events, r) } else { Self::ok(events, r) };
         }
         if self.tx.as_ref().is_some_and(|tx| tx.bdat) {
             return self.bad(events, reply(503, "5.5.1", "Error: DATA after BDAT"));
@@ -1010,22 +904,14 @@ impl Session {
             Some(_) => None,
         };
         let (Some(size), Some(last), None) = (size, last, words.next()) else {
-            return self.bad(
-                events,
-                reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]"),
-            );
+            return self.bad(events, reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]"));
         };
         // A size beyond usize cannot be stored anyway: consume as much as we can count.
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         // Refusals do not count as bad commands: a pipelining client may have
         // sent several chunks after a failure.
         let refused = self.transfer_refusal().map(|(r, _)| r);
-        self.mode = Mode::Bdat(Chunk {
-            remaining: size,
-            size,
-            last,
-            refused,
-        });
+        self.mode = Mode::Bdat(Chunk { remaining: size, size, last, refused });
         if size == 0 {
             self.end_chunk(events);
         }
@@ -1047,14 +933,7 @@ impl Session {
             if chunk.last {
                 self.tx = None;
             }
-            return Self::ok(
-                events,
-                reply(
-                    552,
-                    "5.3.4",
-                    "Message size exceeds fixed maximum message size",
-                ),
-            );
+            return Self::ok(events, reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
         }
         if !chunk.last {
             let text = format!("{} octets received", chunk.size);
@@ -1075,22 +954,11 @@ impl Session {
         if tx.body.bare_newline {
             return Self::ok(
                 events,
-                reply(
-                    550,
-                    "5.5.2",
-                    "Message refused: bare <CR> or <LF> received (lines must end with <CR><LF>)",
-                ),
+                reply(550, "5.5.2", "Message refused: bare <CR> or <LF> received (lines must end with <CR><LF>)"),
             );
         }
         if tx.body.oversize {
-            return Self::ok(
-                events,
-                reply(
-                    552,
-                    "5.3.4",
-                    "Message size exceeds fixed maximum message size",
-                ),
-            );
+            return Self::ok(events, reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
         }
         let (helo, esmtp) = self.helo.clone().unwrap_or_default();
         events.push(Event::Message {
@@ -1115,10 +983,7 @@ impl Session {
             return self.bad(events, reply(503, "5.5.1", "Error: TLS already active"));
         }
         if !self.starttls_available {
-            return self.bad(
-                events,
-                reply(502, "5.5.1", "Error: command not implemented"),
-            );
+            return self.bad(events, reply(502, "5.5.1", "Error: command not implemented"));
         }
         Self::ok(events, reply(220, "2.0.0", "Ready to start TLS"));
         events.push(Event::StartTls);
@@ -1157,9 +1022,7 @@ fn parse_number(s: &str) -> Option<u64> {
 
 fn valid_helo(host: &str) -> bool {
     (1..=MAX_DOMAIN + 2).contains(&host.len())
-        && host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-        })
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']'))
 }
 
 /// An ESMTP parameter: `KEY` or `KEY=VALUE`.
@@ -1184,14 +1047,9 @@ fn split_path_command<'a>(args: &'a str, keyword: &str) -> Option<(&'a str, Vec<
             Some((k, v)) => (k, Some(v)),
             None => (p, None),
         };
-        let key_ok = key
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
+        let key_ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let value_ok = value.is_none_or(|v| {
-            !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'=')
-        });
+        let value_ok = value.is_none_or(|v| !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'='));
         if !key_ok || !value_ok {
             return None;
         }
@@ -1215,11 +1073,7 @@ fn check_path(path: &str, utf8_ok: bool, rcpt: bool) -> Result<&str, PathError> 
         return if rcpt { Err(PathError::Syntax) } else { Ok("") };
     }
     if path.starts_with('@') {
-        return Err(if rcpt {
-            PathError::Route
-        } else {
-            PathError::Syntax
-        });
+        return Err(if rcpt { PathError::Route } else { PathError::Syntax });
     }
     if path.len() > MAX_PATH || path.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(PathError::Syntax);
@@ -1244,9 +1098,7 @@ fn valid_local_part(local: &str) -> bool {
     local.len() <= MAX_LOCAL_PART
         && local.split('.').all(|atom| {
             !atom.is_empty()
-                && atom.chars().all(|c| {
-                    !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
-                })
+                && atom.chars().all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c))
         })
 }
 
@@ -1259,28 +1111,19 @@ fn valid_domain(domain: &str) -> bool {
             return false;
         };
         return !inner.is_empty()
-            && inner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-'));
+            && inner.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-'));
     }
     domain.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= MAX_LABEL
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '-')
+            && label.chars().all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '-')
     })
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -1325,9 +1168,7 @@ mod tests {
     }
 
     fn accepted() -> StoreOutcome {
-        StoreOutcome::Accepted {
-            queue_id: "Q1".to_string(),
-        }
+        StoreOutcome::Accepted { queue_id: "Q1".to_string() }
     }
 
     fn codes(events: &[Event]) -> Vec<String> {
@@ -1341,9 +1182,7 @@ mod tests {
                     let code = w.next().unwrap_or_default();
                     let is_esc = |e: &str| {
                         let p: Vec<&str> = e.split('.').collect();
-                        p.len() == 3
-                            && p.iter()
-                                .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+                        p.len() == 3 && p.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
                     };
                     match w.next() {
                         Some(esc) if is_esc(esc) => format!("{code} {esc}"),
@@ -1412,19 +1251,13 @@ mod tests {
         true
     }
 
-    const TX: &[u8] =
-        b"EHLO client.example.net\r\nMAIL FROM:<a@example.net> SIZE=100 BODY=8BITMIME\r\n\
+    const TX: &[u8] = b"EHLO client.example.net\r\nMAIL FROM:<a@example.net> SIZE=100 BODY=8BITMIME\r\n\
 RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
 
     #[test]
     fn greeting_and_denied_client() {
         let (_, ev) = Session::new(config(), true);
-        assert_eq!(
-            ev,
-            vec![Event::Reply(
-                b"220 mx.example.jp ESMTP mugaika\r\n".to_vec()
-            )]
-        );
+        assert_eq!(ev, vec![Event::Reply(b"220 mx.example.jp ESMTP mugaika\r\n".to_vec())]);
         let (mut s, ev) = Session::new(config(), false);
         assert_eq!(codes(&ev), ["554 5.7.1", "CLOSE"]);
         assert!(s.is_closed());
@@ -1433,12 +1266,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         let mut c = config();
         c.hostname = "evil\r\n250 injected".to_string();
         let (s, ev) = Session::new(c, true);
-        assert_eq!(
-            ev,
-            vec![Event::Reply(
-                b"220 evil250injected ESMTP mugaika\r\n".to_vec()
-            )]
-        );
+        assert_eq!(ev, vec![Event::Reply(b"220 evil250injected ESMTP mugaika\r\n".to_vec())]);
         assert_well_formed(&s.timeout_reply());
     }
 
@@ -1450,17 +1278,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         let e1 = drive(&mut s1, &[&input], &accepted());
         assert_eq!(
             codes(&e1),
-            [
-                "250",
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.1.5",
-                "354",
-                "MSG",
-                "250 2.0.0",
-                "221 2.0.0",
-                "CLOSE"
-            ]
+            ["250", "250 2.1.0", "250 2.1.5", "250 2.1.5", "354", "MSG", "250 2.0.0", "221 2.0.0", "CLOSE"]
         );
         let msgs = messages(&e1);
         assert_eq!(msgs.len(), 1);
@@ -1495,18 +1313,9 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         let Event::Reply(r) = &ev[0] else { panic!() };
         assert_well_formed(r);
         let text = String::from_utf8_lossy(r);
-        for ext in [
-            "SIZE 1000",
-            "8BITMIME",
-            "SMTPUTF8",
-            "PIPELINING",
-            "ENHANCEDSTATUSCODES",
-            "CHUNKING",
-            "STARTTLS",
-        ] {
+        for ext in ["SIZE 1000", "8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS"] {
             assert!(
-                text.contains(&format!("250-{ext}\r\n"))
-                    || text.contains(&format!("250 {ext}\r\n")),
+                text.contains(&format!("250-{ext}\r\n")) || text.contains(&format!("250 {ext}\r\n")),
                 "{ext}: {text}"
             );
         }
@@ -1531,11 +1340,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         input.extend_from_slice(b"..\r\n...x\r\n.y\r\na.b\r\n\r\n.\r\n");
         let ev = drive(&mut s, &[&input], &accepted());
         assert_eq!(messages(&ev)[0].1, b".\r\n..x\r\ny\r\na.b\r\n\r\n");
-        let ev = drive(
-            &mut s,
-            &[b"MAIL FROM:<>\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\n.\r\n"],
-            &accepted(),
-        );
+        let ev = drive(&mut s, &[b"MAIL FROM:<>\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\n.\r\n"], &accepted());
         let m = messages(&ev);
         assert_eq!(m.len(), 1);
         assert!(m[0].1.is_empty());
@@ -1599,16 +1404,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         );
         assert_eq!(
             codes(&ev),
-            [
-                "250",
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.0.0",
-                "MSG",
-                "250 2.0.0",
-                "221 2.0.0",
-                "CLOSE"
-            ]
+            ["250", "250 2.1.0", "250 2.1.5", "250 2.0.0", "MSG", "250 2.0.0", "221 2.0.0", "CLOSE"]
         );
         assert_eq!(messages(&ev)[0].1, b"QUIT\r\nRSET\r\nDATA\r\n.\r\n");
 
@@ -1619,17 +1415,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
             &[b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 7\r\nab\r\ncd\rBDAT 3 LAST\r\n\nef"],
             &accepted(),
         );
-        assert_eq!(
-            codes(&ev),
-            [
-                "250",
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.0.0",
-                "MSG",
-                "250 2.0.0"
-            ]
-        );
+        assert_eq!(codes(&ev), ["250", "250 2.1.0", "250 2.1.5", "250 2.0.0", "MSG", "250 2.0.0"]);
         assert_eq!(messages(&ev)[0].1, b"ab\r\ncd\r\nef\r\n");
         // DATA after BDAT refused; BDAT without MAIL consumed and refused.
         let ev = drive(
@@ -1639,16 +1425,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         );
         assert_eq!(
             codes(&ev),
-            [
-                "503 5.5.1",
-                "503 5.5.1",
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.0.0",
-                "503 5.5.1",
-                "MSG",
-                "250 2.0.0"
-            ]
+            ["503 5.5.1", "503 5.5.1", "250 2.1.0", "250 2.1.5", "250 2.0.0", "503 5.5.1", "MSG", "250 2.0.0"]
         );
         // BDAT with a bare LF is refused at LAST; a lone trailing CR too.
         for body in [&b"a\nb"[..], b"ab\r"] {
@@ -1667,9 +1444,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
     fn size_limits() {
         // Declared SIZE over the limit.
         let mut s = session();
-        let ev = s.feed(
-            b"EHLO c\r\nMAIL FROM:<a@b.example> SIZE=1001\r\nMAIL FROM:<a@b.example> SIZE=1000\r\n",
-        );
+        let ev = s.feed(b"EHLO c\r\nMAIL FROM:<a@b.example> SIZE=1001\r\nMAIL FROM:<a@b.example> SIZE=1000\r\n");
         assert_eq!(codes(&ev), ["250", "552 5.3.4", "250 2.1.0"]);
         // Data over the limit: read to the end, discarded, one 552, in sync afterwards.
         let mut s = session();
@@ -1682,31 +1457,19 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         assert_eq!(codes(&ev)[5..], ["552 5.3.4", "250 2.0.0"]);
         assert!(s.tx.is_none());
         // Exactly at the limit is fine.
-        let mut input =
-            b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\n".to_vec();
+        let mut input = b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\n".to_vec();
         input.extend_from_slice(&[b'x'; 998]);
         input.extend_from_slice(b"\r\n.\r\n");
         let ev = drive(&mut s, &[&input], &accepted());
         assert_eq!(messages(&ev)[0].1.len(), 1000);
         // BDAT: the crossing chunk and the later ones get 552, then sync.
-        let mut input =
-            b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 600\r\n".to_vec();
+        let mut input = b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 600\r\n".to_vec();
         input.extend_from_slice(&[b'x'; 600]);
         input.extend_from_slice(b"BDAT 600\r\n");
         input.extend_from_slice(&[b'x'; 600]);
         input.extend_from_slice(b"BDAT 10 LAST\r\n0123456789NOOP\r\n");
         let ev = drive(&mut s, &[&input], &accepted());
-        assert_eq!(
-            codes(&ev),
-            [
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.0.0",
-                "552 5.3.4",
-                "552 5.3.4",
-                "250 2.0.0"
-            ]
-        );
+        assert_eq!(codes(&ev), ["250 2.1.0", "250 2.1.5", "250 2.0.0", "552 5.3.4", "552 5.3.4", "250 2.0.0"]);
         assert!(s.tx.is_none());
     }
 
@@ -1718,18 +1481,7 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
 RCPT TO:<1@example.lg.jp>\r\nRCPT TO:<1@example.lg.jp>\r\nRCPT TO:<2@EXAMPLE.lg.JP>\r\nRCPT TO:<3@a.b.sub.lg.jp>\r\n\
 RCPT TO:<4@example.lg.jp>\r\n",
         );
-        assert_eq!(
-            codes(&ev),
-            [
-                "250",
-                "250 2.1.0",
-                "250 2.1.5",
-                "250 2.1.5",
-                "250 2.1.5",
-                "250 2.1.5",
-                "452 4.5.3"
-            ]
-        );
+        assert_eq!(codes(&ev), ["250", "250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5", "250 2.1.5", "452 4.5.3"]);
         assert_eq!(s.tx.as_ref().unwrap().rcpt_to.len(), 3);
 
         let mut c = config();
@@ -1765,10 +1517,8 @@ RCPT TO:<4@example.lg.jp>\r\n",
         let long = format!("RCPT TO:<{}@example.lg.jp>\r\n", "a".repeat(65));
         assert_eq!(codes(&s.feed(long.as_bytes())), ["501 5.1.3"]);
         // SMTPUTF8 recipient allowed once MAIL said SMTPUTF8.
-        let ev = s.feed(
-            "RSET\r\nMAIL FROM:<送信@example.net> SMTPUTF8\r\nRCPT TO:<ユーザ@example.lg.jp>\r\n"
-                .as_bytes(),
-        );
+        let ev =
+            s.feed("RSET\r\nMAIL FROM:<送信@example.net> SMTPUTF8\r\nRCPT TO:<ユーザ@example.lg.jp>\r\n".as_bytes());
         assert_eq!(codes(&ev), ["250 2.0.0", "250 2.1.0", "250 2.1.5"]);
     }
 
@@ -1778,18 +1528,7 @@ RCPT TO:<4@example.lg.jp>\r\n",
         c.max_bad_commands = 100;
         let (mut s, _) = Session::new(c, true);
         let ev = s.feed(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\nBDAT 3\r\nabcEHLO c\r\nRCPT TO:<u@example.lg.jp>\r\nDATA\r\n");
-        assert_eq!(
-            codes(&ev),
-            [
-                "503 5.5.1",
-                "503 5.5.1",
-                "503 5.5.1",
-                "503 5.5.1",
-                "250",
-                "503 5.5.1",
-                "503 5.5.1"
-            ]
-        );
+        assert_eq!(codes(&ev), ["503 5.5.1", "503 5.5.1", "503 5.5.1", "503 5.5.1", "250", "503 5.5.1", "503 5.5.1"]);
         for (mail, code) in [
             ("MAIL FROM:<a@b.example> BODY=BINARYMIME", "555 5.5.4"),
             ("MAIL FROM:<a@b.example> RET=FULL", "555 5.5.4"),
@@ -1799,10 +1538,7 @@ RCPT TO:<4@example.lg.jp>\r\n",
             ("MAIL FROM:<@x:a@b.example>", "501 5.1.7"),
             ("MAIL FROM:a@b.example", "501 5.5.4"),
             ("MAIL TO:<a@b.example>", "501 5.5.4"),
-            (
-                "MAIL FROM:<a@b.example> SIZE=99999999999999999999999",
-                "501 5.5.4",
-            ),
+            ("MAIL FROM:<a@b.example> SIZE=99999999999999999999999", "501 5.5.4"),
             ("mail from: <a@b.example> body=7bit smtputf8", "250 2.1.0"),
             ("MAIL FROM:<x@y.example>", "503 5.5.1"),
         ] {
@@ -1833,43 +1569,23 @@ RCPT TO:<4@example.lg.jp>\r\n",
         let mut c = config();
         c.require_tls = true;
         let (mut s, _) = Session::new(c, true);
-        assert_eq!(
-            codes(&s.feed(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n")),
-            ["250", "530 5.7.0"]
-        );
+        assert_eq!(codes(&s.feed(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n")), ["250", "530 5.7.0"]);
         // Web clients are hung up on.
         let (mut s, _) = Session::new(config(), true);
-        assert_eq!(
-            codes(&s.feed(b"GET / HTTP/1.1\r\nHost: x\r\n")),
-            ["421 4.7.0", "CLOSE"]
-        );
+        assert_eq!(codes(&s.feed(b"GET / HTTP/1.1\r\nHost: x\r\n")), ["421 4.7.0", "CLOSE"]);
     }
 
     #[test]
     fn bad_command_limit() {
         let mut s = session();
         let ev = s.feed(b"FOO\r\nBAR\r\nBAZ\r\nMAIL FROM:<a@b>\r\nQ\r\nX\r\nNOOP\r\n");
-        assert_eq!(
-            codes(&ev),
-            [
-                "500 5.5.2",
-                "500 5.5.2",
-                "500 5.5.2",
-                "503 5.5.1",
-                "500 5.5.2",
-                "421 4.7.0",
-                "CLOSE"
-            ]
-        );
+        assert_eq!(codes(&ev), ["500 5.5.2", "500 5.5.2", "500 5.5.2", "503 5.5.1", "500 5.5.2", "421 4.7.0", "CLOSE"]);
         assert!(s.is_closed());
         assert!(s.feed(b"NOOP\r\n").is_empty());
         // Bare LF and control characters in commands count too.
         let mut s = session();
         let ev = s.feed(b"NOOP\nNOOP\r\r\nNO\0OP\r\nNOOP\r\n");
-        assert_eq!(
-            codes(&ev),
-            ["500 5.5.2", "500 5.5.2", "500 5.5.2", "250 2.0.0"]
-        );
+        assert_eq!(codes(&ev), ["500 5.5.2", "500 5.5.2", "500 5.5.2", "250 2.0.0"]);
     }
 
     #[test]
@@ -1903,9 +1619,7 @@ RCPT TO:<4@example.lg.jp>\r\n",
     #[test]
     fn starttls_discards_injected_plaintext() {
         let mut s = session();
-        let ev = s.feed(
-            b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<u@example.lg.jp>\r\n",
-        );
+        let ev = s.feed(b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<u@example.lg.jp>\r\n");
         assert_eq!(codes(&ev), ["250", "220 2.0.0", "TLS"]);
         assert!(!s.wants_input());
         // Plaintext arriving before the handshake is over: dropped.
@@ -1913,9 +1627,7 @@ RCPT TO:<4@example.lg.jp>\r\n",
         s.tls_started();
         assert!(s.is_tls());
         // The injected MAIL did not survive; EHLO is needed again.
-        let ev = s.feed(
-            b"RCPT TO:<u@example.lg.jp>\r\nMAIL FROM:<a@b.example>\r\nEHLO c\r\nSTARTTLS\r\n",
-        );
+        let ev = s.feed(b"RCPT TO:<u@example.lg.jp>\r\nMAIL FROM:<a@b.example>\r\nEHLO c\r\nSTARTTLS\r\n");
         assert_eq!(codes(&ev), ["503 5.5.1", "503 5.5.1", "250", "503 5.5.1"]);
         let Event::Reply(r) = &ev[2] else { panic!() };
         assert!(!String::from_utf8_lossy(r).contains("STARTTLS"));
@@ -1933,23 +1645,12 @@ RCPT TO:<4@example.lg.jp>\r\n",
     fn message_stored_outcomes_and_pause() {
         for (outcome, expect) in [
             (
-                StoreOutcome::Accepted {
-                    queue_id: "AB12\r\n250 x".to_string(),
-                },
+                StoreOutcome::Accepted { queue_id: "AB12\r\n250 x".to_string() },
                 &b"250 2.0.0 Ok: queued as AB12250x\r\n"[..],
             ),
-            (
-                StoreOutcome::Busy,
-                b"451 4.3.2 System busy, try again later\r\n",
-            ),
-            (
-                StoreOutcome::NoSpace,
-                b"452 4.3.1 Insufficient system storage\r\n",
-            ),
-            (
-                StoreOutcome::Failed,
-                b"451 4.3.0 Local error in processing, try again later\r\n",
-            ),
+            (StoreOutcome::Busy, b"451 4.3.2 System busy, try again later\r\n"),
+            (StoreOutcome::NoSpace, b"452 4.3.1 Insufficient system storage\r\n"),
+            (StoreOutcome::Failed, b"451 4.3.0 Local error in processing, try again later\r\n"),
         ] {
             let mut s = session();
             let mut input = TX.to_vec();
@@ -1973,28 +1674,20 @@ RCPT TO:<4@example.lg.jp>\r\n",
             s.feed(&[b'N'; 1024]);
         }
         assert!(s.pending.len() <= PENDING_CAP);
-        assert_eq!(
-            codes(&s.message_stored(accepted())),
-            ["250 2.0.0", "421 4.7.0", "CLOSE"]
-        );
+        assert_eq!(codes(&s.message_stored(accepted())), ["250 2.0.0", "421 4.7.0", "CLOSE"]);
     }
 
     #[test]
     fn many_pipelined_bdat_messages_in_one_feed() {
         let mut input = b"EHLO c\r\n".to_vec();
         for _ in 0..2000 {
-            input.extend_from_slice(
-                b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 3 LAST\r\nab\n",
-            );
+            input.extend_from_slice(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 3 LAST\r\nab\n");
         }
         // The bare LF makes each one refused, never paused: and with valid text…
         let mut s = session();
         let ev = drive(&mut s, &[&input], &accepted());
         assert_eq!(messages(&ev).len(), 0);
-        let input = String::from_utf8(input)
-            .unwrap()
-            .replace("ab\n", "a\r\n")
-            .into_bytes();
+        let input = String::from_utf8(input).unwrap().replace("ab\n", "a\r\n").into_bytes();
         let mut s = session();
         let ev = drive(&mut s, &[&input], &accepted());
         assert_eq!(messages(&ev).len(), 2000);
@@ -2074,11 +1767,7 @@ RCPT TO:<4@example.lg.jp>\r\n",
     fn random_body(rng: &mut Rng) -> Vec<u8> {
         let mut v = Vec::new();
         let dirty = rng.below(3) == 0;
-        let pieces = if dirty {
-            BODY_PIECES
-        } else {
-            &BODY_PIECES[..12]
-        };
+        let pieces = if dirty { BODY_PIECES } else { &BODY_PIECES[..12] };
         for _ in 0..rng.below(30) {
             v.extend_from_slice(pieces[rng.below(pieces.len())]);
         }
@@ -2198,13 +1887,8 @@ RCPT TO:<4@example.lg.jp>\r\n",
         c.max_message_bytes = 50;
         c.max_bad_commands = 3;
         for _ in 0..300 {
-            let mut input =
-                b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\n".to_vec();
-            input.extend_from_slice(if rng.below(2) == 0 {
-                b"DATA\r\n"
-            } else {
-                b"BDAT 40\r\n"
-            });
+            let mut input = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\n".to_vec();
+            input.extend_from_slice(if rng.below(2) == 0 { b"DATA\r\n" } else { b"BDAT 40\r\n" });
             for _ in 0..rng.below(300) {
                 input.push(match rng.below(6) {
                     0 => b'\r',

@@ -50,7 +50,10 @@ fn is_postmark(line: &[u8]) -> bool {
     let Some(_sender) = words.next() else { return false };
     let tail: Vec<&str> = words.collect();
     tail.is_empty()
-        || tail.iter().take(2).any(|w| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].iter().any(|d| w.starts_with(d)))
+        || tail
+            .iter()
+            .take(2)
+            .any(|w| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].iter().any(|d| w.starts_with(d)))
 }
 
 /// The messages of a corpus file: mbox files (name contains "mbox") are cut

@@ -214,8 +214,13 @@ impl Sink {
             cmd.args(["--permfail", a]);
         }
         // The sink's own tracebacks go to a file beside its messages.
-        let err = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("sink.stderr")).expect("sink stderr file");
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(err).spawn().expect("start python3 smtp_sink.py");
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("sink.stderr"))
+            .expect("sink stderr file");
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(err).spawn().expect("start python3 smtp_sink.py");
         let stdout = child.stdout.take().expect("sink stdout");
         self.guard = Guard(Some(child));
         let line = read_line_timeout(stdout, Duration::from_secs(20));
@@ -277,8 +282,16 @@ impl Sink {
             out.push(SinkMsg {
                 name: eml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 // aiosmtpd keeps the null sender as "<>": "" here.
-                mail_from: v["mail_from"].as_str().unwrap_or_default().trim_start_matches('<').trim_end_matches('>').to_string(),
-                rcpt_tos: v["rcpt_tos"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+                mail_from: v["mail_from"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string(),
+                rcpt_tos: v["rcpt_tos"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
                 data,
                 time: v["time"].as_f64().unwrap_or(0.0),
             });
@@ -464,7 +477,8 @@ impl Relay {
         let stderr = child.stderr.take().expect("relay stderr");
         self.starts += 1;
         let log = self.log.clone();
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_file).expect("relay log file");
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(&self.log_file).expect("relay log file");
         let _ = writeln!(file, "=== start {}", self.starts);
         std::thread::spawn(move || {
             let mut r = BufReader::new(stderr);
@@ -490,7 +504,9 @@ impl Relay {
                 std::thread::sleep(Duration::from_millis(100));
                 panic!("mugaika serve exited at start ({status}):\n{}", self.log_tail(40));
             }
-            if let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], self.smtp_port).into(), Duration::from_secs(1)) {
+            if let Ok(mut s) =
+                TcpStream::connect_timeout(&([127, 0, 0, 1], self.smtp_port).into(), Duration::from_secs(1))
+            {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut b = [0u8; 3];
                 if s.read_exact(&mut b).is_ok() && b.iter().all(u8::is_ascii_digit) {
@@ -568,7 +584,12 @@ impl Relay {
             .arg(self.data_dir())
             .output()
             .expect("run mugaika quarantine list");
-        assert!(out.status.success(), "quarantine list failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "quarantine list failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {
@@ -578,7 +599,13 @@ impl Relay {
                     retrieval_id: cols.first().unwrap_or(&"").to_string(),
                     sender: cols.get(2).unwrap_or(&"").to_string(),
                     subject: cols.get(3).unwrap_or(&"").to_string(),
-                    reasons: cols.get(4).unwrap_or(&"").split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    reasons: cols
+                        .get(4)
+                        .unwrap_or(&"")
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 }
             })
             .collect()
@@ -586,7 +613,9 @@ impl Relay {
 
     /// Files in a spool directory (`incoming`, `outbound`, `store`).
     pub fn spool_files(&self, dir: &str) -> Vec<PathBuf> {
-        std::fs::read_dir(self.data_dir().join(dir)).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+        std::fs::read_dir(self.data_dir().join(dir))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
     }
 
     /// Nothing accepted-but-unsanitised and nothing queued.
@@ -637,7 +666,8 @@ pub fn parse_metrics(body: &str) -> BTreeMap<String, f64> {
 pub fn read_message_file(path: &Path) -> (serde_json::Value, Vec<u8>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let nl = bytes.iter().position(|&b| b == b'\n').unwrap_or_else(|| panic!("{}: no envelope line", path.display()));
-    let head: serde_json::Value = serde_json::from_slice(&bytes[..nl]).unwrap_or_else(|e| panic!("{}: envelope line: {e}", path.display()));
+    let head: serde_json::Value =
+        serde_json::from_slice(&bytes[..nl]).unwrap_or_else(|e| panic!("{}: envelope line: {e}", path.display()));
     let raw = bytes[nl + 1..].to_vec();
     if let Some(len) = head["raw_len"].as_u64() {
         assert_eq!(raw.len() as u64, len, "{}: raw_len does not match", path.display());
@@ -773,7 +803,8 @@ pub fn send_jobs(dir: &Path, port: u16, starttls: bool, jobs: &[Job]) -> Vec<Sen
     let out = out_thread.join().unwrap_or_default();
     let err = err_thread.join().unwrap_or_default();
     assert!(status.success(), "smtp_send.py failed ({status}):\n{err}");
-    let results: Vec<Sent> = out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("sender output {l:?}: {e}"))).collect();
+    let results: Vec<Sent> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("sender output {l:?}: {e}"))).collect();
     assert_eq!(results.len(), jobs.len(), "the sender reported {} of {} messages:\n{err}", results.len(), jobs.len());
     results
 }
@@ -901,7 +932,8 @@ pub fn header_value(data: &[u8], name: &str) -> Option<String> {
 pub fn strip_trace(data: &[u8]) -> Vec<u8> {
     const TRACE: [&str; 6] = ["received", "return-path", "delivered-to", "x-peer", "x-mailfrom", "x-rcptto"];
     let (head, body) = split_message(data);
-    let sep: &[u8] = if head.len() + 2 <= data.len() && data[head.len()..].starts_with(b"\r\n") { b"\r\n" } else { b"\n" };
+    let sep: &[u8] =
+        if head.len() + 2 <= data.len() && data[head.len()..].starts_with(b"\r\n") { b"\r\n" } else { b"\n" };
     let mut out = Vec::with_capacity(data.len());
     for f in header_fields(head) {
         if !TRACE.contains(&field_name(f).as_str()) {
@@ -920,7 +952,13 @@ pub fn first_difference(a: &[u8], b: &[u8]) -> String {
     let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
     let from = i.saturating_sub(80);
     let excerpt = |s: &[u8]| String::from_utf8_lossy(&s[from.min(s.len())..(i + 80).min(s.len())]).into_owned();
-    format!("lengths {} vs {}, first difference at byte {i}:\n  delivered: {:?}\n  expected:  {:?}", a.len(), b.len(), excerpt(a), excerpt(b))
+    format!(
+        "lengths {} vs {}, first difference at byte {i}:\n  delivered: {:?}\n  expected:  {:?}",
+        a.len(),
+        b.len(),
+        excerpt(a),
+        excerpt(b)
+    )
 }
 
 /// `mugaika sanitize --config CFG` on `raw`: (exit code, stdout).
@@ -928,7 +966,13 @@ pub fn run_sanitize(config: &Path, raw: &[u8], scratch: &Path) -> (i32, Vec<u8>)
     static N: AtomicU64 = AtomicU64::new(0);
     let input = scratch.join(format!("sanitize-input-{}.eml", N.fetch_add(1, Ordering::SeqCst)));
     std::fs::write(&input, raw).expect("write sanitize input");
-    let out = Command::new(MUGAIKA).arg("sanitize").arg("--config").arg(config).arg(&input).output().expect("run mugaika sanitize");
+    let out = Command::new(MUGAIKA)
+        .arg("sanitize")
+        .arg("--config")
+        .arg(config)
+        .arg(&input)
+        .output()
+        .expect("run mugaika sanitize");
     let _ = std::fs::remove_file(&input);
     (out.status.code().unwrap_or(-1), out.stdout)
 }
