@@ -48,6 +48,8 @@ KEEP=0
 DO_CORPUS=1
 DO_LATENCY=1
 BIN=""
+WORKERS=""
+MAX_BACKLOG=""
 RCPT_DOMAIN="bench.example.lg.jp"
 SENDER="bench@sender.example"
 RCPT="user@$RCPT_DOMAIN"
@@ -66,6 +68,10 @@ Usage: bench/relay.sh [options]
       --no-corpus           skip the corpus-mix phase
       --no-latency          skip the latency phase
       --timeout SECONDS     give up on one phase after this long (default $TIMEOUT)
+      --workers N           mugaika [workers] count (default: its own default, the cores)
+      --max-backlog N       mugaika [workers] max_backlog (default: 2*N+1000, so one
+                            burst never meets the 451 4.3.2 backpressure that
+                            smtp-source cannot retry; the shipped default is 1000)
       --bin PATH            mugaika binary (default target/release/mugaika)
       --build               run 'cargo build --release --bin mugaika' first
                             (done anyway when the binary is missing)
@@ -95,6 +101,8 @@ while [[ $# -gt 0 ]]; do
         --no-latency) DO_LATENCY=0; shift ;;
         --timeout) TIMEOUT="${2:?}"; shift 2 ;;
         --bin) BIN="${2:?}"; shift 2 ;;
+        --workers) WORKERS="${2:?}"; shift 2 ;;
+        --max-backlog) MAX_BACKLOG="${2:?}"; shift 2 ;;
         --build) BUILD=1; shift ;;
         --install) INSTALL=1; shift ;;
         --tmp) TMPBASE="${2:?}"; shift 2 ;;
@@ -106,6 +114,10 @@ done
 for v in N SESSIONS SIZE LAT_N LAT_S TIMEOUT; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
+for v in WORKERS MAX_BACKLOG; do
+    [[ -z "${!v}" || "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a number (got '${!v}')"
+done
+MAX_BACKLOG="${MAX_BACKLOG:-$((2 * N + 1000))}"
 
 # ---------------------------------------------------------------------------
 # Prerequisites
@@ -149,17 +161,15 @@ if [[ $DO_CORPUS == 1 && ! -d "$CORPUS" ]]; then
     die "corpus not found: $CORPUS (use --corpus DIR or --no-corpus)"
 fi
 
-BIN="${BIN:-$REPO/target/release/mugaika}"
-if [[ $BUILD == 1 || ! -x "$BIN" ]]; then
-    [[ "$BIN" == "$REPO/target/release/mugaika" ]] || [[ -x "$BIN" ]] || die "no binary at $BIN"
-    if [[ "$BIN" == "$REPO/target/release/mugaika" ]]; then
-        command -v cargo >/dev/null || die "cargo is needed to build $BIN"
-        echo "== cargo build --release --bin mugaika"
-        (cd "$REPO" && cargo build --release --bin mugaika) || die "build failed"
-    fi
+DEFAULT_BIN="$REPO/target/release/mugaika"
+BIN="${BIN:-$DEFAULT_BIN}"
+if [[ "$BIN" == "$DEFAULT_BIN" && ( $BUILD == 1 || ! -x "$BIN" ) ]]; then
+    command -v cargo >/dev/null || die "cargo is needed to build $BIN"
+    echo "== cargo build --release --bin mugaika"
+    (cd "$REPO" && cargo build --release --bin mugaika) || die "build failed"
 fi
 [[ -x "$BIN" ]] || die "no mugaika binary at $BIN"
-if [[ "$BIN" == "$REPO/target/release/mugaika" ]]; then
+if [[ "$BIN" == "$DEFAULT_BIN" ]]; then
     newer=$(find "$REPO/src" "$REPO/sanitizers/src" "$REPO/Cargo.toml" "$REPO/Cargo.lock" \
         -newer "$BIN" -type f 2>/dev/null | head -n 3 || true)
     if [[ -n "$newer" ]]; then
@@ -210,6 +220,9 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     set +e
+    case $rc in
+        129|130|143) echo "relay.sh: interrupted; stopping everything it started" >&2 ;;
+    esac
     [[ -n "$CHILD" ]] && stop_pid "$CHILD" 5
     if [[ $PF_STARTED == 1 ]]; then
         local mpid
@@ -251,7 +264,7 @@ show_logs() {
         echo "---- mugaika log (last 30 lines) ----"
         tail -n 30 "$T/mugaika.log" | sed 's/\x1b\[[0-9;]*m//g'
     fi
-    if [[ -s "$T/postfix/maillog" ]]; then
+    if grep -qE "warning|error|fatal|panic|status=(deferred|bounced)" "$T/postfix/maillog" 2>/dev/null; then
         echo "---- postfix log (problems, last 20) ----"
         grep -E "warning|error|fatal|panic|status=(deferred|bounced)" "$T/postfix/maillog" | tail -n 20
     fi
@@ -284,6 +297,10 @@ data_dir = "$T/mugaika-data"
 [server]
 listen = "127.0.0.1:$M_PORT"
 relay_domains = ["$RCPT_DOMAIN"]
+
+[workers]
+$([[ -n "$WORKERS" ]] && echo "count = $WORKERS")
+max_backlog = $MAX_BACKLOG
 
 [outbound]
 next_hops = ["127.0.0.1:$M_SINK"]
@@ -385,6 +402,7 @@ METRICS="http://127.0.0.1:$M_TELE/metrics"
 echo "== mugaika relay benchmark: $(nproc) cores, $(uname -sr); $("$BIN" --version 2>/dev/null || echo mugaika)," \
     "$(postconf -c "$PF_ETC" -h mail_version | sed 's/^/Postfix /')"
 echo "   N=$N messages per phase, $SESSIONS sessions; text body ${SIZE} B; temp dir $T ($(df -PT "$T" | awk 'NR==2{print $2}'))"
+echo "   mugaika: workers.count=${WORKERS:-default ($(nproc))}, workers.max_backlog=$MAX_BACKLOG, other keys default"
 echo "   mugaika 127.0.0.1:$M_PORT -> smtp-sink :$M_SINK    postfix 127.0.0.1:$P_PORT -> smtp-sink :$P_SINK"
 
 SRC=()

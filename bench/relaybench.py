@@ -325,7 +325,6 @@ def cmd_throughput(a):
 
 
 def measure(a, t0, proc, result, finished, payloads, files, base_sink, base_oob, base_acc, base_m):
-
     t_inbound = None
     source_rc = None
     source_err = b""
@@ -429,6 +428,10 @@ def measure(a, t0, proc, result, finished, payloads, files, base_sink, base_oob,
         if rec.get("extra_at_sink"):
             print(f"  [{a.label}] WARNING: {rec['extra_at_sink']} more messages arrived than were accepted "
                   "(duplicate deliveries?)", flush=True)
+    if ok and rec.get("rejected"):
+        print(f"  [{a.label}] note: {rec['rejected']} messages refused by the relay:", flush=True)
+        for s in rec.get("samples", []):
+            print(f"      {s}", flush=True)
     if not ok:
         print(f"  [{a.label}] FAILED ({rec['why']}): accepted={rec['accepted']} rejected={rec['rejected']} "
               f"errors={rec['errors']} at_sink={delivered} quarantined/bounced={oob:.0f} "
