@@ -495,11 +495,14 @@ def cmd_summary(a):
     print()
     print(f"{'':30s} {'mugaika':>12s} {'postfix':>12s} {'mugaika/postfix':>16s}")
     failed = False
+    ratios = []
     for w in workloads:
         m, p = tp.get((w, "mugaika")), tp.get((w, "postfix"))
         mr = m["rate"] if m else None
         pr = p["rate"] if p else None
         ratio = mr / pr if mr and pr else None
+        if ratio is not None:
+            ratios.append(ratio)
         failed |= not (m and m["ok"] and p and p["ok"])
         print(f"{w + ' msg/s (end to end)':30s} {fmt(mr, '12.1f')} {fmt(pr, '12.1f')} "
               f"{fmt(ratio, '15.2f') + ('x' if ratio else ' '):>16s}")
@@ -515,6 +518,10 @@ def cmd_summary(a):
             mv = m.get(key) if m else None
             pv = p.get(key) if p else None
             print(f"{'end of DATA -> 250 ' + name + ' (ms)':30s} {fmt(mv, '12.2f')} {fmt(pv, '12.2f')}")
+    if ratios:
+        met = all(r >= 1.0 for r in ratios)
+        print(f"target mugaika >= 1.0x plain Postfix: {'met' if met else 'NOT met'} "
+              f"(lowest ratio {min(ratios):.2f}x)")
     print()
     return 1 if failed else 0
 
