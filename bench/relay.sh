@@ -32,6 +32,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 PY="${PYTHON:-python3}"
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 HELPER="$HERE/relaybench.py"
 
 N=2000

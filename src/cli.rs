@@ -211,7 +211,12 @@ fn load_or_default(path: Option<&PathBuf>) -> Result<Config, u8> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUGAIKA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 fn sanitize(config: Option<PathBuf>, report_path: Option<PathBuf>, input: Option<PathBuf>) -> u8 {

@@ -74,6 +74,17 @@ pub async fn run(relay: Arc<Relay>, mut shutdown: tokio::sync::watch::Receiver<b
                 continue;
             }
             let Ok(permit) = slots.clone().acquire_owned().await else { return };
+            // The list was taken before waiting for a slot: an attempt that
+            // ended meanwhile may have finished or rescheduled this entry.
+            let entry = match relay.spool.entry(entry.queue_id()) {
+                Some(current) if current.is_done() || current.next_attempt <= unix_now() => current,
+                _ => {
+                    if let Ok(mut s) = in_flight.lock() {
+                        s.remove(&key);
+                    }
+                    continue;
+                }
+            };
             let (relay, deliverer, bounce, in_flight, held) =
                 (relay.clone(), deliverer.clone(), bounce.clone(), in_flight.clone(), held.clone());
             tokio::spawn(async move {

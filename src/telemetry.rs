@@ -155,7 +155,11 @@ pub async fn serve_http(listener: TcpListener, metrics: Arc<Metrics>) {
 pub fn init_logging(config: &TelemetryConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUGAIKA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 

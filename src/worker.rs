@@ -1,7 +1,10 @@
 //! Sanitising workers: accepted messages in, delivery or quarantine out.
 //!
 //! A bounded pool (`[workers] count`, default: the number of cores) runs the
-//! sanitiser pipeline on blocking threads, off the async runtime. Each run
+//! sanitiser pipeline on blocking threads, off the async runtime. Reading the
+//! accepted message and recording the outcome (file writes and fsyncs) happen
+//! outside that pool, up to [`MAX_IN_PROGRESS`] messages at once, so the cores
+//! never wait on the disk and the spool's group commit can share fsyncs. Each run
 //! has a wall-clock budget (`message_time_budget_secs`) on top of the
 //! pipeline's own work budget. Whatever goes wrong — over budget, a parse
 //! failure, a panic (caught inside the pipeline), a worker thread that dies —
@@ -44,23 +47,28 @@ impl WorkerConfig {
     }
 }
 
-/// Takes queue ids from the channel and sanitises them, `threads()` at a time.
+/// Messages being read, sanitised or recorded at once. Reading and recording
+/// wait on the disk (fsync), so they overlap freely; only the sanitiser
+/// itself is limited to [`WorkerConfig::threads`] (the CPU-bound part).
+const MAX_IN_PROGRESS: usize = 64;
+
+/// Takes queue ids from the channel and sanitises them.
 pub async fn run(relay: Arc<Relay>, mut queue: tokio::sync::mpsc::UnboundedReceiver<QueueId>, pipeline: Arc<Pipeline>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(relay.config.workers.threads()));
+    let in_progress = Arc::new(tokio::sync::Semaphore::new(MAX_IN_PROGRESS));
+    let cpu = Arc::new(tokio::sync::Semaphore::new(relay.config.workers.threads()));
     while let Some(id) = queue.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
-        let relay = relay.clone();
-        let pipeline = pipeline.clone();
+        let Ok(permit) = in_progress.clone().acquire_owned().await else { break };
+        let (relay, pipeline, cpu) = (relay.clone(), pipeline.clone(), cpu.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            sanitise_one(&relay, &pipeline, id).await;
+            sanitise_one(&relay, &pipeline, &cpu, id).await;
             relay.sanitise_done();
         });
     }
 }
 
 /// Sanitises one accepted message and records the outcome in the spool.
-async fn sanitise_one(relay: &Arc<Relay>, pipeline: &Arc<Pipeline>, id: QueueId) {
+async fn sanitise_one(relay: &Arc<Relay>, pipeline: &Arc<Pipeline>, cpu: &tokio::sync::Semaphore, id: QueueId) {
     let spool = relay.spool.clone();
     let read_id = id.clone();
     let original = match tokio::task::spawn_blocking(move || spool.read_original(&read_id)).await {
@@ -78,6 +86,7 @@ async fn sanitise_one(relay: &Arc<Relay>, pipeline: &Arc<Pipeline>, id: QueueId)
     let (envelope, raw) = original;
     let budget = Duration::from_secs(relay.config.workers.message_time_budget_secs.max(1));
     let policy = relay.policy();
+    let Ok(cpu_slot) = cpu.acquire().await else { return };
     let started = Instant::now();
     let p = pipeline.clone();
     let run = tokio::task::spawn_blocking(move || p.run_with(&raw, Some(Instant::now() + budget), policy.as_ref()));
@@ -92,6 +101,7 @@ async fn sanitise_one(relay: &Arc<Relay>, pipeline: &Arc<Pipeline>, id: QueueId)
             None
         }
     };
+    drop(cpu_slot);
     relay.metrics.observe_sanitise(started.elapsed().as_secs_f64());
     let now = unix_now();
     let spool = relay.spool.clone();
