@@ -526,6 +526,14 @@ impl Relay {
         self.guard.kill();
     }
 
+    /// Sends SIGTERM and waits for the process to exit (at most `timeout`);
+    /// returns its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.guard.0.take().expect("relay running");
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        wait_child(&mut child, timeout, "relay exit after SIGTERM")
+    }
+
     /// Starts again on the same config (and ports, and data dir).
     pub fn restart(&mut self) {
         self.guard.kill();
