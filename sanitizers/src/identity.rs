@@ -31,138 +31,139 @@ pub struct Identity {
     pub summary: Summary,
 }
 
-const ADDRESS_FIELDS: [(HeaderName<'static>, &str); 4] =
-    [(HeaderName::From, "From"), (HeaderName::To, "To"), (HeaderName::Cc, "Cc"), (HeaderName::ReplyTo, "Reply-To")];
+/// The identity fields, in output order.
+const IDENTITY_FIELDS: [(HeaderName<'static>, &str); 9] = [
+    (HeaderName::From, "From"),
+    (HeaderName::To, "To"),
+    (HeaderName::Cc, "Cc"),
+    (HeaderName::ReplyTo, "Reply-To"),
+    (HeaderName::Subject, "Subject"),
+    (HeaderName::Date, "Date"),
+    (HeaderName::MessageId, "Message-ID"),
+    (HeaderName::InReplyTo, "In-Reply-To"),
+    (HeaderName::References, "References"),
+];
 
 /// Reads the identity headers of `msg` (a top-level or a nested message).
 /// `path` names the message in findings.
 pub fn read_identity(msg: &Message<'_>, path: &str, findings: &mut Vec<Finding>) -> Identity {
-    let mut fields = Vec::new();
-    let mut summary = Summary::default();
-    let Some(root) = msg.parts.first() else { return Identity { fields, summary } };
+    let mut reader = Reader { path, findings, fields: Vec::new(), summary: Summary::default() };
+    let Some(root) = msg.parts.first() else { return Identity { fields: reader.fields, summary: reader.summary } };
     let raw = msg.raw_message.as_ref();
-    let mut first = |name: &HeaderName<'_>| -> Option<&mail_parser::Header<'_>> {
+    for (name, label) in IDENTITY_FIELDS.iter() {
         let mut all = root.headers.iter().filter(|h| &h.name == name);
-        let first = all.next();
+        let Some(header) = all.next() else { continue };
         if all.next().is_some() {
-            findings.push(Finding::new(
+            reader.finding(
                 codes::HEADER_DUPLICATE,
                 Severity::Warning,
-                path,
-                format!("{} appears more than once; the first is kept", name.as_str()),
-            ));
+                format!("{label} appears more than once; the first is kept"),
+            );
         }
-        first
-    };
-    // `first` borrows `findings` mutably; collect the headers first.
-    let mut picked = Vec::new();
-    for (name, label) in ADDRESS_FIELDS.iter() {
-        picked.push((name.clone(), *label, first(name).cloned()));
-    }
-    for (name, label) in [
-        (HeaderName::Subject, "Subject"),
-        (HeaderName::Date, "Date"),
-        (HeaderName::MessageId, "Message-ID"),
-        (HeaderName::InReplyTo, "In-Reply-To"),
-        (HeaderName::References, "References"),
-    ] {
-        picked.push((name.clone(), label, first(&name).cloned()));
-    }
-
-    for (name, label, header) in picked {
-        let Some(header) = header else { continue };
         let value_raw = raw.get(header.offset_start as usize..header.offset_end as usize).unwrap_or(b"");
         if !value_raw.is_ascii() {
-            findings.push(Finding::new(
-                codes::HEADER_RAW_8BIT,
-                Severity::Info,
-                path,
-                format!("{label} contains raw 8-bit bytes"),
-            ));
+            reader.finding(codes::HEADER_RAW_8BIT, Severity::Info, format!("{label} contains raw 8-bit bytes"));
         }
         match name {
             HeaderName::From | HeaderName::To | HeaderName::Cc | HeaderName::ReplyTo => {
-                let addrs = addresses(&header.value, value_raw, label);
-                if addrs.is_empty() {
-                    continue;
-                }
-                let shown = addrs
-                    .iter()
-                    .map(|(n, a)| match n {
-                        Some(n) => format!("{n} <{a}>"),
-                        None => a.clone(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if name == HeaderName::From {
-                    for (display, addr) in &addrs {
-                        if let Some(shown) = display.as_deref().and_then(|d| foreign_address_in(d, addr)) {
-                            findings.push(Finding::new(
-                                codes::HEADER_DISPLAY_NAME_ADDRESS,
-                                Severity::Warning,
-                                path,
-                                format!("From display name shows {shown} but the address is {addr}"),
-                            ));
-                        }
-                    }
-                }
-                let (field, skipped) = headers::encode_address_field(label, &addrs);
-                for s in skipped {
-                    findings.push(Finding::new(
-                        codes::HEADER_DROPPED,
-                        Severity::Info,
-                        path,
-                        format!("{label}: address {} cannot be written as 7-bit", crate::text::display_name(&s, 100)),
-                    ));
-                }
-                if field.contains('@') {
-                    fields.push(field);
-                }
-                match name {
-                    HeaderName::From => summary.from = shown,
-                    HeaderName::To => summary.to = shown,
-                    _ => {}
-                }
+                reader.address_field(name, label, &header.value, value_raw)
             }
-            HeaderName::Subject => {
-                let decoded = headers::decode_unstructured(value_raw);
-                fields.push(headers::encode_unstructured_field("Subject", &decoded.text));
-                summary.subject = decoded.text;
-            }
-            HeaderName::Date => match date_of(&header.value, value_raw) {
-                Some(d) => {
-                    let text = d.to_rfc822();
-                    fields.push(format!("Date: {text}\r\n"));
-                    summary.date = text;
-                }
-                None => findings.push(Finding::new(
-                    codes::HEADER_DROPPED,
-                    Severity::Info,
-                    path,
-                    "Date does not parse; left out",
-                )),
-            },
-            _ => {
-                let ids = message_ids(&header.value);
-                if ids.is_empty() {
-                    findings.push(Finding::new(
-                        codes::HEADER_DROPPED,
-                        Severity::Info,
-                        path,
-                        format!("{label} holds no valid message id; left out"),
-                    ));
-                    continue;
-                }
-                if name == HeaderName::MessageId {
-                    summary.message_id = Some(ids[0].clone());
-                    fields.push(format!("Message-ID: <{}>\r\n", ids[0]));
-                } else {
-                    fields.push(fold_ids(label, &ids));
+            HeaderName::Subject => reader.subject(value_raw),
+            HeaderName::Date => reader.date(&header.value, value_raw),
+            _ => reader.message_ids(name, label, &header.value),
+        }
+    }
+    Identity { fields: reader.fields, summary: reader.summary }
+}
+
+/// Accumulates the output fields, the summary and the findings.
+struct Reader<'f> {
+    path: &'f str,
+    findings: &'f mut Vec<Finding>,
+    fields: Vec<String>,
+    summary: Summary,
+}
+
+impl Reader<'_> {
+    fn finding(&mut self, code: &'static str, severity: Severity, detail: String) {
+        self.findings.push(Finding::new(code, severity, self.path, detail));
+    }
+
+    fn address_field(&mut self, name: &HeaderName<'_>, label: &str, value: &HeaderValue<'_>, value_raw: &[u8]) {
+        let addrs = addresses(value, value_raw, label);
+        if addrs.is_empty() {
+            return;
+        }
+        if *name == HeaderName::From {
+            for (display, addr) in &addrs {
+                if let Some(shown) = display.as_deref().and_then(|d| foreign_address_in(d, addr)) {
+                    self.finding(
+                        codes::HEADER_DISPLAY_NAME_ADDRESS,
+                        Severity::Warning,
+                        format!("From display name shows {shown} but the address is {addr}"),
+                    );
                 }
             }
         }
+        let (field, skipped) = headers::encode_address_field(label, &addrs);
+        for s in skipped {
+            let shown = crate::text::display_name(&s, 100);
+            self.finding(
+                codes::HEADER_DROPPED,
+                Severity::Info,
+                format!("{label}: address {shown} cannot be written as 7-bit"),
+            );
+        }
+        if field.contains('@') {
+            self.fields.push(field);
+        }
+        let shown = || {
+            addrs
+                .iter()
+                .map(|(n, a)| match n {
+                    Some(n) => format!("{n} <{a}>"),
+                    None => a.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            HeaderName::From => self.summary.from = shown(),
+            HeaderName::To => self.summary.to = shown(),
+            _ => {}
+        }
     }
-    Identity { fields, summary }
+
+    fn subject(&mut self, value_raw: &[u8]) {
+        let decoded = headers::decode_unstructured(value_raw);
+        self.fields.push(headers::encode_unstructured_field("Subject", &decoded.text));
+        self.summary.subject = decoded.text;
+    }
+
+    fn date(&mut self, value: &HeaderValue<'_>, value_raw: &[u8]) {
+        match date_of(value, value_raw) {
+            Some(d) => {
+                let text = d.to_rfc822();
+                self.fields.push(format!("Date: {text}\r\n"));
+                self.summary.date = text;
+            }
+            None => self.finding(codes::HEADER_DROPPED, Severity::Info, "Date does not parse; left out".to_string()),
+        }
+    }
+
+    fn message_ids(&mut self, name: &HeaderName<'_>, label: &str, value: &HeaderValue<'_>) {
+        let ids = message_ids(value);
+        let Some(first) = ids.first() else {
+            self.finding(codes::HEADER_DROPPED, Severity::Info, format!("{label} holds no valid message id; left out"));
+            return;
+        };
+        if *name == HeaderName::MessageId {
+            self.fields.push(format!("Message-ID: <{first}>\r\n"));
+            self.summary.message_id = Some(first.clone());
+        } else {
+            self.fields.push(fold_ids(label, &ids));
+        }
+    }
 }
 
 /// Address pairs (display name, addr-spec) of an address header. Raw 8-bit

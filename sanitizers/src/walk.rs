@@ -579,36 +579,13 @@ impl<'a> Walker<'a> {
 
     // ----- leaves -----
 
+    /// A leaf: checked for delimiter lines, decoded, then body text, a
+    /// signature, encrypted content or an attachment.
     fn walk_leaf(&mut self, raw: &[u8], part: &MessagePart<'_>, info: &PartInfo, path: &str, role: Role) -> Step {
         let body_raw = raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or(b"");
         self.budget.charge(body_raw.len())?;
-        if let Some((line, content_after)) = self.boundaries.find_delimiter_line(body_raw) {
-            // Only content after the line could be read as a part we did not see.
-            let severity = if content_after { Severity::Danger } else { Severity::Warning };
-            self.findings.push(Finding::new(
-                codes::MIME_BOUNDARY_IN_BODY,
-                severity,
-                path,
-                format!(
-                    "body contains the delimiter line {:?}{}",
-                    text::display_name(&String::from_utf8_lossy(line), 100),
-                    if content_after { " followed by more content" } else { " at its end" }
-                ),
-            ));
-        }
-        // Our own decoder, not the parser's: it counts invalid input (the
-        // parser silently skips it, and keeps decoding after base64 padding).
-        let decoded = transfer::decode(info.cte, body_raw);
-        if decoded.invalid > 0 {
-            self.findings.push(Finding::new(
-                codes::MIME_BAD_ENCODING,
-                Severity::Warning,
-                path,
-                format!("{} invalid bytes in the transfer encoding", decoded.invalid),
-            ));
-        }
-        let data = decoded.bytes;
-        self.budget.decoded(data.len())?;
+        self.check_delimiter_lines(body_raw, path);
+        let data = self.decode_leaf(body_raw, info, path)?;
         let sha = hex_sha256(&data);
         let idx = self.push_part(path, info, PartAction::Removed);
         self.parts[idx].size = data.len() as u64;
@@ -633,19 +610,55 @@ impl<'a> Walker<'a> {
         if role == Role::Body && info.cte != TransferEncoding::Unknown && is_body_text(info) {
             return self.body_text(&data, info, path, idx);
         }
-        let detected = sniff::detect(&data, info.filename.as_deref());
+        self.attachment(&data, &sha, info, path, role, idx)
+    }
+
+    /// A line of a leaf body that some parser would take for a delimiter.
+    fn check_delimiter_lines(&mut self, body_raw: &[u8], path: &str) {
+        if let Some((line, content_after)) = self.boundaries.find_delimiter_line(body_raw) {
+            // Only content after the line could be read as a part we did not see.
+            let severity = if content_after { Severity::Danger } else { Severity::Warning };
+            self.findings.push(Finding::new(
+                codes::MIME_BOUNDARY_IN_BODY,
+                severity,
+                path,
+                format!(
+                    "body contains the delimiter line {:?}{}",
+                    text::display_name(&String::from_utf8_lossy(line), 100),
+                    if content_after { " followed by more content" } else { " at its end" }
+                ),
+            ));
+        }
+    }
+
+    /// Transfer-decodes a leaf with our own decoder, not the parser's: ours
+    /// counts invalid input (the parser silently skips it, and keeps decoding
+    /// after base64 padding).
+    fn decode_leaf(&mut self, body_raw: &[u8], info: &PartInfo, path: &str) -> Result<Vec<u8>, LimitExceeded> {
+        let decoded = transfer::decode(info.cte, body_raw);
+        if decoded.invalid > 0 {
+            self.findings.push(Finding::new(
+                codes::MIME_BAD_ENCODING,
+                Severity::Warning,
+                path,
+                format!("{} invalid bytes in the transfer encoding", decoded.invalid),
+            ));
+        }
+        self.budget.decoded(decoded.bytes.len())?;
+        Ok(decoded.bytes)
+    }
+
+    /// The attachment step: sniffed, checked, handed to the first sanitiser
+    /// that accepts it (a renderer), otherwise removed; named in the notice.
+    fn attachment(&mut self, data: &[u8], sha: &str, info: &PartInfo, path: &str, role: Role, idx: usize) -> Step {
+        let mime = info.mime.as_str();
+        let detected = sniff::detect(data, info.filename.as_deref());
         self.parts[idx].detected_type = Some(detected.mime.to_string());
         if mime.contains("ms-tnef") || detected.mime == "application/vnd.ms-tnef" {
-            self.list_tnef(&data, path);
+            self.list_tnef(data, path);
         }
-        let attachment = Attachment {
-            path,
-            filename: info.filename.as_deref(),
-            declared_type: mime,
-            detected,
-            data: &data,
-            sha256: &sha,
-        };
+        let attachment =
+            Attachment { path, filename: info.filename.as_deref(), declared_type: mime, detected, data, sha256: sha };
         attachment_findings(&attachment, &mut self.findings);
         let action = match self.sanitizers.iter().find(|s| s.accepts(&attachment)) {
             Some(s) => s.sanitize(&attachment, &mut self.budget, &mut self.findings)?,
