@@ -137,13 +137,18 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
             crate::telemetry::init_logging(&cfg.telemetry);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("mugaika: cannot start the runtime: {e}");
-                    return ExitCode::from(EXIT_INTERNAL);
-                }
-            };
+            // 8 MiB per thread: the sanitiser runs on the blocking threads, and
+            // the parse tree of a deeply nested message is dropped recursively
+            // (sanitizers/examples/stack_probe.rs shows 2 MiB is enough in
+            // release for the deepest input the pre-checks let through).
+            let runtime =
+                match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("mugaika: cannot start the runtime: {e}");
+                        return ExitCode::from(EXIT_INTERNAL);
+                    }
+                };
             match runtime.block_on(crate::relay::run(cfg, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
