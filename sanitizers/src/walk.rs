@@ -207,10 +207,7 @@ impl<'a> Walker<'a> {
 
         // mail-parser uses the last occurrence; so do we, to read the same part.
         let mime = match part.content_type() {
-            Some(ct) => match ct.subtype() {
-                Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-                None => ct.ctype().to_ascii_lowercase(),
-            },
+            Some(ct) => mime_of(ct),
             None => match &part.body {
                 PartType::Message(_) => "message/rfc822".to_string(),
                 _ => "text/plain".to_string(),
@@ -448,7 +445,7 @@ impl<'a> Walker<'a> {
             msg.parts
                 .get(id as usize)
                 .and_then(|p| p.content_type())
-                .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
+                .map(mime_of)
                 .unwrap_or_else(|| "text/plain".to_string())
         };
         let rank = |t: &str| match t {
@@ -511,7 +508,7 @@ impl<'a> Walker<'a> {
             .parts
             .get(id)
             .and_then(|p| p.content_type())
-            .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
+            .map(mime_of)
             .unwrap_or_default();
         self.findings.push(Finding::new(codes::SIGNATURE_REMOVED, Severity::Info, path, format!("{mime} removed")));
         self.notice.push(NoticeItem { kind: ItemKind::Signature, name: mime.clone(), detail: String::new() });
@@ -852,6 +849,23 @@ impl<'a> Walker<'a> {
             });
         }
         if blocks.is_empty() { body } else { stripped }
+    }
+}
+
+/// `type/subtype` as the parser read it, lower-case, reduced to RFC 2045
+/// token characters and at most 100 of them: it is shown in the notice and
+/// the report, so nothing else from the header may pass.
+fn mime_of(ct: &mail_parser::ContentType<'_>) -> String {
+    let token = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(*c))
+            .take(100)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    match ct.subtype() {
+        Some(sub) => format!("{}/{}", token(ct.ctype()), token(sub)),
+        None => token(ct.ctype()),
     }
 }
 
