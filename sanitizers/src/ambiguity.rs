@@ -196,6 +196,9 @@ pub struct MultipartScan {
     pub prefix_only_line: Option<String>,
     /// A delimiter line after the closing delimiter: a part in the epilogue.
     pub delimiter_after_close: bool,
+    /// Delimiter lines before the closing one: the number of parts a
+    /// strict reader sees.
+    pub opening_delimiters: usize,
 }
 
 /// Scans the raw body of a multipart for its delimiter lines, once, linearly.
@@ -207,6 +210,8 @@ pub fn scan_multipart_body(body: &[u8], boundary: &[u8], all: &BoundarySet) -> M
         if rest.is_empty() {
             if scan.has_close {
                 scan.delimiter_after_close = true;
+            } else {
+                scan.opening_delimiters += 1;
             }
         } else if rest == b"--" {
             scan.has_close = true;
@@ -285,7 +290,7 @@ mod tests {
         all.insert(b"b");
         all.insert(b"b_alt");
         let s = scan_multipart_body(b"pre\r\n--b\r\nx\r\n--b--\r\n", b"b", &all);
-        assert_eq!(s, MultipartScan { has_close: true, ..Default::default() });
+        assert_eq!(s, MultipartScan { has_close: true, opening_delimiters: 1, ..Default::default() });
         let s = scan_multipart_body(b"pre\r\n--b \r\nx\r\n--b\r\n", b"b", &all);
         assert!(!s.has_close);
         let s = scan_multipart_body(b"--b\r\n--b_alt\r\n--b_alt--\r\n--bZZZ\r\n--b--\r\n--b\r\nmore", b"b", &all);

@@ -218,10 +218,17 @@ fn address_pairs(value: &HeaderValue<'_>) -> Vec<(Option<String>, String)> {
 /// zone (`Wed, 3 May 2007 23:34:45`), read as `-0000` (RFC 5322: "no
 /// information about the local time zone").
 fn date_of(value: &HeaderValue<'_>, raw: &[u8]) -> Option<DateTime> {
+    let days_in_month = |y: u16, m: u8| match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
+        2 => 28,
+        _ => 31,
+    };
     let plausible = |d: &DateTime| {
         (1000..=9999).contains(&d.year)
             && (1..=12).contains(&d.month)
-            && (1..=31).contains(&d.day)
+            && d.day >= 1
+            && d.day <= days_in_month(d.year, d.month)
             && d.hour <= 23
             && d.minute <= 59
             && d.second <= 60

@@ -117,6 +117,7 @@ pub mod codes {
     pub const MIME_EMPTY_MESSAGE: &str = "mime.empty_message";
     pub const MIME_UNPARSABLE: &str = "mime.unparsable";
     pub const MIME_CR_LINE_ENDINGS: &str = "mime.cr_line_endings";
+    pub const MIME_UNPARSED_PART: &str = "mime.unparsed_part";
     // --- headers ---
     pub const HEADER_RAW_8BIT: &str = "header.raw_8bit";
     pub const HEADER_DUPLICATE: &str = "header.duplicate";
@@ -190,6 +191,7 @@ pub const ALL_CODES: &[&str] = &[
     codes::MIME_EMPTY_MESSAGE,
     codes::MIME_UNPARSABLE,
     codes::MIME_CR_LINE_ENDINGS,
+    codes::MIME_UNPARSED_PART,
     codes::HEADER_RAW_8BIT,
     codes::HEADER_DUPLICATE,
     codes::HEADER_DROPPED,

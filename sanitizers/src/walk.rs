@@ -361,6 +361,18 @@ impl<'a> Walker<'a> {
                         ),
                     ));
                 }
+                if scan.opening_delimiters > children.len() {
+                    self.findings.push(Finding::new(
+                        codes::MIME_UNPARSED_PART,
+                        Severity::Danger,
+                        path,
+                        format!(
+                            "{} delimiter lines but the parser found {} parts: a part was not read",
+                            scan.opening_delimiters,
+                            children.len()
+                        ),
+                    ));
+                }
                 if scan.delimiter_after_close {
                     self.findings.push(Finding::new(
                         codes::MIME_BOUNDARY_IN_BODY,
@@ -504,12 +516,7 @@ impl<'a> Walker<'a> {
 
     fn remove_signature(&mut self, msg: &Message<'_>, id: usize, path: &str) -> Step {
         self.part_count += 1;
-        let mime = msg
-            .parts
-            .get(id)
-            .and_then(|p| p.content_type())
-            .map(mime_of)
-            .unwrap_or_default();
+        let mime = msg.parts.get(id).and_then(|p| p.content_type()).map(mime_of).unwrap_or_default();
         self.findings.push(Finding::new(codes::SIGNATURE_REMOVED, Severity::Info, path, format!("{mime} removed")));
         self.notice.push(NoticeItem { kind: ItemKind::Signature, name: mime.clone(), detail: String::new() });
         self.parts.push(PartReport {
