@@ -56,7 +56,12 @@ pub fn check(data: &[u8]) {
 
     let p = parse_content_params(data);
     if p.params.len() > MAX_PARAMS || p.conflicts.len() > MAX_CONFLICTS {
-        panic!("parse_content_params: {} params, {} conflicts\ninput {}", p.params.len(), p.conflicts.len(), show(data));
+        panic!(
+            "parse_content_params: {} params, {} conflicts\ninput {}",
+            p.params.len(),
+            p.conflicts.len(),
+            show(data)
+        );
     }
     if p.value != p.value.to_ascii_lowercase() || p.value != p.value.trim() {
         panic!("parse_content_params: main value {:?} not lower-case/trimmed\ninput {}", p.value, show(data));

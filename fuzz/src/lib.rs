@@ -21,6 +21,7 @@
 //! | `smtp_session` | see [`smtp::check`] |
 
 pub mod grammar;
+pub mod known;
 
 pub mod charset;
 pub mod headers;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# (Re)builds the committed seed corpora fuzz/corpus/<target>/.
+#
+#   fuzz/seed.sh [CORPUS_DIR...]
+#
+# Default corpora: corpus/ and ${MUGAIKA_SHARED:-../shared}/corpus-real/.
+# seed_inputs.py cuts candidates out of the messages (whole messages, HTML
+# parts, text bodies, header values, SMTP transcripts). For each target, the
+# candidates, the current fuzz/corpus/<target>/ and the inputs found by long
+# runs (fuzz/work/<target>/, see run.sh) are merged with libFuzzer's
+# -merge=1 into a fresh directory that replaces fuzz/corpus/<target>/: only
+# inputs that add coverage are kept, smallest first, so the committed set
+# stays small (the script fails if fuzz/corpus/ exceeds 2 MB).
+# Needs cargo-fuzz (cargo install --locked cargo-fuzz) and python3.
+set -euo pipefail
+cd "$(dirname "$0")"
+FUZZ_DIR=$(pwd)
+ROOT=$(cd .. && pwd)
+SHARED="${MUGAIKA_SHARED:-$ROOT/../shared}"
+if [ $# -eq 0 ]; then
+    set -- "$ROOT/corpus" "$SHARED/corpus-real"
+fi
+TARGETS="sanitize html_to_text charset_decode headers smtp_session"
+MAX_BYTES=$((2 * 1024 * 1024))
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 "$FUZZ_DIR/seed_inputs.py" "$tmp" "$@"
+
+cargo fuzz build -O -s none >/dev/null
+for t in $TARGETS; do
+    mkdir -p "corpus/$t" "work/$t" "$tmp/new/$t"
+    before=$(find "corpus/$t" -type f | wc -l)
+    # -merge=1 into an empty directory: a minimal set with the coverage of all.
+    cargo fuzz run -O -s none "$t" "$tmp/new/$t" "corpus/$t" "work/$t" "$tmp/$t" -- \
+        -merge=1 -timeout=5 -rss_limit_mb=512 -max_len=65536 >"$tmp/$t.log" 2>&1 || {
+        echo "seed.sh: merge for $t failed; see below" >&2
+        tail -20 "$tmp/$t.log" >&2
+        exit 1
+    }
+    rm -rf "corpus/$t"
+    mv "$tmp/new/$t" "corpus/$t"
+    after=$(find "corpus/$t" -type f | wc -l)
+    echo "$t: $before -> $after seeds ($(du -sb "corpus/$t" | cut -f1) bytes)"
+done
+total=$(find corpus -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+echo "fuzz/corpus: $total bytes in $(find corpus -type f | wc -l) files"
+if [ "$total" -gt "$MAX_BYTES" ]; then
+    echo "seed.sh: fuzz/corpus is over 2 MB: minimise it (cargo fuzz cmin -s none TARGET)" >&2
+    exit 1
+fi
