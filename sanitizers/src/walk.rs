@@ -768,7 +768,12 @@ impl<'a> Walker<'a> {
             self.parts[idx].action = PartAction::KeptAsText;
             self.strip_uuencode(decoded.text, path)
         };
-        if has_pgp_message(&body) {
+        self.begin_block();
+        let start = self.text.len();
+        let stats = text::clean_text_into(&body, &mut self.text);
+        // Looked for in the cleaned text, as the reader (and a second pass)
+        // sees it: a control character must not hide the armour line.
+        if has_pgp_message(&self.text[start..]) {
             self.findings.push(Finding::new(
                 codes::CRYPTO_ENCRYPTED,
                 Severity::Danger,
@@ -776,8 +781,6 @@ impl<'a> Walker<'a> {
                 "inline PGP encrypted message",
             ));
         }
-        self.begin_block();
-        let stats = text::clean_text_into(&body, &mut self.text);
         self.budget.charge(body.len())?;
         if stats.control_chars > 0 {
             self.findings.push(Finding::new(
