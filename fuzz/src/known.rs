@@ -19,11 +19,6 @@ pub enum Known {
     /// chunk 552 or 250. Both refuse the message; only the reply differs.
     /// Regression: fuzz/regressions/smtp_session/bdat_bare_and_oversize_split.
     BdatBareOversizeSplit,
-    /// sanitize: `identity::date_of` accepts day 1..=31 whatever the month,
-    /// so "30 Feb 2026" (or a garbled month mail-parser reads as February)
-    /// is written into the output Date, which `verify_output` rejects as out
-    /// of range. Regression: corpus/regressions/impossible_date_feb_30.eml.
-    ImpossibleDate,
 }
 
 /// Whether `issue` is tolerated in this run (false with MUGAIKA_FUZZ_STRICT).
