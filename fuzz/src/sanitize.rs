@@ -28,6 +28,7 @@ use mugaika_sanitizers::report::Severity;
 use mugaika_sanitizers::verify::{VerifyConfig, output_text, verify_output};
 use mugaika_sanitizers::{Decide, Pipeline, Report, Sanitized, Verdict};
 
+use crate::known::{Known, tolerated};
 use crate::show;
 
 /// Codes the relay's policy always quarantines (`mugaika::policy`).
@@ -74,7 +75,17 @@ pub fn check(raw: &[u8]) {
     let default_delivers = !report.findings.iter().any(|f| f.severity == Severity::Danger);
 
     let violations = verify_output(out, &VerifyConfig::default());
-    if !violations.is_empty() {
+    let only_address_word = violations.iter().all(|v| {
+        [
+            "part 1: From: encoded-word",
+            "part 1: To: encoded-word",
+            "part 1: Cc: encoded-word",
+            "part 1: Reply-To: encoded-word",
+        ]
+        .iter()
+        .any(|p| v.detail.starts_with(p))
+    });
+    if !violations.is_empty() && !(only_address_word && tolerated(Known::EncodedWordAddress)) {
         panic!(
             "sanitize: output fails verify_output (default policy would {}): {violations:?}\ncodes {:?}\ninput {}\noutput {}",
             if default_delivers { "deliver" } else { "quarantine" },
@@ -118,7 +129,8 @@ pub fn check(raw: &[u8]) {
     };
     let a = strip_notices(&text1).trim();
     let b = strip_notices(&text2).trim();
-    if a != b {
+    let uu_removed_late = !a.contains("[uuencode ") && b.contains("[uuencode ") && a.contains("\nbegin ");
+    if a != b && !(uu_removed_late && tolerated(Known::UuencodeHiddenByControl)) {
         let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
         panic!(
             "sanitize: not idempotent: texts differ from byte {at}\nfirst  {:?}\nsecond {:?}\ninput {}\noutput {}",
