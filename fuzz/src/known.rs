@@ -19,19 +19,6 @@ pub enum Known {
     /// chunk 552 or 250. Both refuse the message; only the reply differs.
     /// Regression: fuzz/regressions/smtp_session/bdat_bare_and_oversize_split.
     BdatBareOversizeSplit,
-    /// sanitize: an addr-spec that looks like an encoded word
-    /// (`To: =?ISO-2022-JP?B?GyR@JGtA…?=`: '@' makes the base64 invalid and
-    /// the whole an addr-spec of atext) is written into the output address
-    /// field as is; `verify_output` rejects it as an encoded word in a
-    /// charset other than UTF-8. Regression:
-    /// corpus/regressions/encoded_word_shaped_address.eml.
-    EncodedWordAddress,
-    /// sanitize: a control character (form feed, 0x04…) in a line of a
-    /// uuencoded block hides the block from `strip_uuencode`, which runs
-    /// before `clean_text_into`; the block is delivered as text, and the
-    /// second pass (on cleaned text) removes it: not idempotent.
-    /// Regression: corpus/regressions/uuencode_hidden_by_control_char.eml.
-    UuencodeHiddenByControl,
 }
 
 /// Whether `issue` is tolerated in this run (false with MUGAIKA_FUZZ_STRICT).

@@ -33,7 +33,6 @@
 
 use mugaika::inbound::session::{Event, Session, SessionConfig, StoreOutcome};
 
-use crate::known::{Known, tolerated};
 use crate::{grammar, show};
 
 /// One recorded event, in a comparable form.
@@ -68,11 +67,6 @@ pub fn check(data: &[u8], mapped: bool) {
     let input = if mapped { grammar::map(client, grammar::SMTP) } else { client.to_vec() };
     let bytewise = drive(&config(cfg), &input, None);
     let split = drive(&config(cfg), &input, Some(seed));
-    let (bytewise, split) = if tolerated(Known::BdatBareOversizeSplit) {
-        (bytewise.into_iter().map(blur_bdat_refusal).collect(), split.into_iter().map(blur_bdat_refusal).collect())
-    } else {
-        (bytewise, split)
-    };
     if !bytewise.contains(&Ev::StartTls) && !split.contains(&Ev::StartTls) && bytewise != split {
         let at = bytewise.iter().zip(&split).position(|(a, b)| a != b).unwrap_or(bytewise.len().min(split.len()));
         panic!(
@@ -81,21 +75,6 @@ pub fn check(data: &[u8], mapped: bool) {
             split.get(at).map(shorten),
             show(&input)
         );
-    }
-}
-
-/// Known issue [`Known::BdatBareOversizeSplit`]: 550 (bare), 552 (size) and
-/// "250 … octets received" are one event for the split comparison.
-fn blur_bdat_refusal(e: Ev) -> Ev {
-    match e {
-        Ev::Reply(r)
-            if r.starts_with(b"550 5.5.2 ")
-                || r.starts_with(b"552 5.3.4 ")
-                || (r.starts_with(b"250 2.0.0 ") && r.ends_with(b" octets received\r\n")) =>
-        {
-            Ev::Reply(b"550/552/250 (BDAT refusal or chunk)\r\n".to_vec())
-        }
-        other => other,
     }
 }
 

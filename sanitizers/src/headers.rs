@@ -1146,7 +1146,13 @@ fn is_dot_atom(s: &str) -> bool {
 /// domain literal; a local part that is not a dot-atom (`a..b`, `x@y`) is
 /// written as a quoted string.
 fn normalize_addr_spec(a: &str) -> Option<String> {
-    if a.is_empty() || a.len() > MAX_ADDR_SPEC || !a.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+    // `=?` would let a reader take part of the address for an RFC 2047
+    // encoded word: no real address needs it, so it is skipped.
+    if a.is_empty()
+        || a.len() > MAX_ADDR_SPEC
+        || a.contains("=?")
+        || !a.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
         return None;
     }
     let (local, domain) = a.rsplit_once('@')?;

@@ -766,11 +766,19 @@ impl<'a> Walker<'a> {
             converted.text
         } else {
             self.parts[idx].action = PartAction::KeptAsText;
-            self.strip_uuencode(decoded.text, path)
+            decoded.text
         };
         self.begin_block();
         let start = self.text.len();
         let stats = text::clean_text_into(&body, &mut self.text);
+        // uuencode blocks are looked for in the cleaned text too: a control
+        // character or a bare CR must not hide a block that the reader (and
+        // a second pass) would see.
+        if !is_html && self.text[start..].contains("begin") {
+            let cleaned = self.text.split_off(start);
+            let stripped = self.strip_uuencode(cleaned, path);
+            self.text.push_str(&stripped);
+        }
         // Looked for in the cleaned text, as the reader (and a second pass)
         // sees it: a control character must not hide the armour line.
         if has_pgp_message(&self.text[start..]) {

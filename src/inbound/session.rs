@@ -227,6 +227,9 @@ pub enum StoreOutcome {
 #[derive(Debug)]
 struct Body {
     data: Vec<u8>,
+    /// Bytes offered so far, counted even after a refusal is certain, so
+    /// that `oversize` does not depend on how the client's bytes arrive.
+    received: usize,
     limit: usize,
     oversize: bool,
     bare_newline: bool,
@@ -234,16 +237,16 @@ struct Body {
 
 impl Body {
     fn new(limit: usize) -> Body {
-        Body { data: Vec::new(), limit, oversize: false, bare_newline: false }
+        Body { data: Vec::new(), received: 0, limit, oversize: false, bare_newline: false }
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        if self.oversize || self.bare_newline || bytes.is_empty() {
-            return;
-        }
-        if self.data.len().saturating_add(bytes.len()) > self.limit {
+        self.received = self.received.saturating_add(bytes.len());
+        if !self.oversize && self.received > self.limit {
             self.oversize = true;
             self.data = Vec::new();
+        }
+        if self.oversize || self.bare_newline {
             return;
         }
         self.data.extend_from_slice(bytes);
