@@ -14,3 +14,10 @@ cargo build --release --bin mugaika
 # "clean" id by its rule) and also flags the kept id as malformed (repeated
 # '.'), so no output can pass both; mugaika keeps the id for threading.
 python3 "$SHARED/tools/check_corpus.py" -j 2 --fail-under 642 --bin target/release/mugaika "$SHARED/corpus-real" corpus/
+
+echo "== fuzz smoke: build every target, replay the regressions, ~60 s per target"
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "cargo-fuzz is missing (cargo install --locked cargo-fuzz; .ci/run does)" >&2
+    exit 1
+fi
+fuzz/smoke.sh

@@ -3,7 +3,8 @@
 #
 #   fuzz/run.sh TARGET SECONDS [extra libFuzzer flags...]
 #
-# Targets: sanitize html_to_text charset_decode headers smtp_session.
+# Targets: sanitize html_to_text charset_decode headers smtp_session image pdf
+# office_text zip.
 # Builds with `cargo fuzz build -O -s none` (stable toolchain: libFuzzer with
 # SanitizerCoverage, no AddressSanitizer; release profile, no debug
 # assertions, like the production build) and runs the binary directly with
@@ -35,6 +36,10 @@ case "$target" in
     charset_decode) dict=mime; max_len=16384 ;;
     headers) dict=mime; max_len=8192 ;;
     smtp_session) dict=smtp; max_len=65536 ;;
+    image) dict=image; max_len=65536 ;;
+    pdf) dict=pdf; max_len=65536 ;;
+    office_text) dict=xml; max_len=65536 ;;
+    zip) dict=zip; max_len=65536 ;;
     *)
         echo "unknown target $target" >&2
         exit 2

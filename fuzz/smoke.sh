@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET="${FUZZ_SMOKE_SECONDS:-60}"
-TARGETS="sanitize html_to_text charset_decode headers smtp_session"
+TARGETS="sanitize html_to_text charset_decode headers smtp_session image pdf office_text zip"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz/smoke.sh: cargo-fuzz is missing: cargo install --locked cargo-fuzz" >&2
@@ -53,6 +53,10 @@ for t in $TARGETS; do
     case "$t" in
         html_to_text) dict=html ;;
         smtp_session) dict=smtp ;;
+        image) dict=image ;;
+        pdf) dict=pdf ;;
+        office_text) dict=xml ;;
+        zip) dict=zip ;;
         *) dict=mime ;;
     esac
     mkdir -p "$tmp/work/$t" "artifacts/$t"

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mugaika_sanitizers::{Pipeline, Verdict};
+use mugaika_sanitizers::Verdict;
 
 use crate::config::Config;
 
@@ -64,6 +64,10 @@ pub enum Command {
         #[arg(long = "relay-domain", value_name = "DOMAIN")]
         relay_domain: Vec<String>,
     },
+    /// Internal: render one attachment (request on stdin, answer on stdout);
+    /// started by the relay and `sanitize` with rlimits and a timeout.
+    #[command(hide = true)]
+    RenderWorker,
     /// Check a config file: print every problem, exit 2 on error.
     CheckConfig { file: PathBuf },
     /// Quarantined messages.
@@ -187,6 +191,13 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::RenderWorker => match crate::rendering::worker_main() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mugaika render-worker: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());
@@ -246,7 +257,7 @@ fn sanitize(config: Option<PathBuf>, report_path: Option<PathBuf>, input: Option
             return EXIT_USAGE;
         }
     };
-    let pipeline = Pipeline::new(config.limits.clone());
+    let pipeline = crate::rendering::pipeline_for(&config);
     let policy = config.policy.clone();
     // A large stack: the pipeline is bounded in depth, but the parse tree of a
     // hostile message is dropped recursively.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use mugaika_sanitizers::Limits;
+use mugaika_sanitizers::render::RenderConfig;
 
 use crate::delivery::BounceConfig;
 use crate::inbound::server::ServerConfig;
@@ -30,6 +31,8 @@ pub struct Config {
     pub retention_days: u64,
     pub policy: PolicyConfig,
     pub limits: Limits,
+    /// Attachment renderers: the per-type policy and their limits.
+    pub render: RenderConfig,
     pub server: ServerConfig,
     pub spool: SpoolConfig,
     pub workers: WorkerConfig,
@@ -45,6 +48,7 @@ impl Default for Config {
             retention_days: 30,
             policy: PolicyConfig::default(),
             limits: Limits::default(),
+            render: RenderConfig::default(),
             server: ServerConfig::default(),
             spool: SpoolConfig::default(),
             workers: WorkerConfig::default(),
@@ -96,6 +100,7 @@ impl Config {
             problems.push("retention_days must be at least 1".into());
         }
         problems.extend(self.outbound.validate());
+        problems.extend(self.render.validate());
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             problems.push(format!("telemetry.log_format {:?} is not \"text\" or \"json\"", self.telemetry.log_format));
         }

@@ -13,6 +13,7 @@
 //! | [`inbound`] | the SMTP server: sans-IO session and its socket/TLS driver |
 //! | [`spool`], [`store`] | the durable spool (fsync before 250) and the SQLite index of kept originals |
 //! | [`worker`] | sanitising workers (bounded pool, wall-clock budget, fail closed) |
+//! | [`rendering`] | the attachment renderers in a child process (rlimits, timeout) |
 //! | [`delivery`], [`outbound`], [`dsn`] | the delivery manager, the SMTP client to the LGWAN side, bounces |
 //! | [`telemetry`] | logs, counters, `/metrics` and `/healthz` |
 //!
@@ -26,6 +27,7 @@ pub mod inbound;
 pub mod outbound;
 pub mod policy;
 pub mod relay;
+pub mod rendering;
 pub mod spool;
 pub mod store;
 pub mod telemetry;

@@ -19,8 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use mugaika_sanitizers::Pipeline;
-
 use crate::config::Config;
 use crate::policy::PolicyConfig;
 use crate::spool::{QueueId, Spool};
@@ -96,7 +94,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     tracing::info!(listen = %listener.local_addr()?, "listening");
     let tls = crate::inbound::server::tls_acceptor(&config.server)?;
     let (sanitise_tx, sanitise_rx) = tokio::sync::mpsc::unbounded_channel();
-    let pipeline = Arc::new(Pipeline::new(config.limits.clone()));
+    let pipeline = Arc::new(crate::rendering::pipeline_for(&config));
     let relay = Arc::new(Relay {
         policy: RwLock::new(Arc::new(config.policy.clone())),
         spool: Arc::new(spool),

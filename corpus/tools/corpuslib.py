@@ -246,10 +246,17 @@ def fake_zip(files: dict[str, bytes], encrypted_flag: bool = False) -> bytes:
         for name, data in files.items():
             zi = zipfile.ZipInfo(name, date_time=(2024, 4, 1, 9, 0, 0))
             zi.create_system = 0
-            if encrypted_flag:
-                zi.flag_bits |= 0x1  # marks the entry as encrypted (content is not really)
             z.writestr(zi, data)
-    return buf.getvalue()
+    out = bytearray(buf.getvalue())
+    if encrypted_flag:
+        # Mark every entry as encrypted (the content is not really): zipfile
+        # drops flag bit 0 when writing, so it is set in the headers here.
+        for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            i = out.find(sig)
+            while i >= 0:
+                out[i + flag_at] |= 0x1
+                i = out.find(sig, i + 4)
+    return bytes(out)
 
 
 def fake_xlsx() -> bytes:

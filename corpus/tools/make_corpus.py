@@ -162,7 +162,8 @@ def headers_cases() -> None:
         "Display name shows a trusted municipal address while the address is evil@example.net: the "
         "address must be kept as the address (never replaced by the display name)",
         subject="【至急】本日中の対応をお願いします",
-        contains=["至急、添付の件について本日中に対応をお願いします。", "外出中のため電話には出られません。"])
+        contains=["至急、添付の件について本日中に対応をお願いします。", "外出中のため電話には出られません。"],
+        findings=["header.display_name_address"])
 
     add(c, "comments_in_addresses",
         T("From: (Sales Dept) Taro Yamada <taro.yamada(office)@example.jp> (Tokyo \\(HQ\\))\n"
@@ -1073,7 +1074,7 @@ def rfc2047_cases() -> None:
         "mailers send), in ISO-2022-JP with an IBM-extension character",
         subject="見積書",
         contains=["見積書を添付いたします。", "御見積書_髙橋.pdf"],
-        findings=["attachment.removed"])
+        findings=["attachment.rendered"])
 
     long_name = "令和6年度第1四半期_地域包括支援センター運営協議会_会議資料_最終版.xlsx"
     add(c, "encoded_word_folded_filename",
@@ -1558,10 +1559,10 @@ def attachments_cases() -> None:
                    disposition="inline"),
         ]),
         "A PDF marked Content-Disposition: inline (so clients show it in the body): still an "
-        "attachment, removed and named",
+        "attachment: rendered into PNG pages (annai.pdf-p1.png) and named",
         subject="ご案内",
-        contains=["案内状を本文中に表示します。", "annai.pdf"],
-        findings=["attachment.removed"])
+        contains=["案内状を本文中に表示します。", "annai.pdf", "1 of 1 pages rendered as PNG"],
+        findings=["attachment.rendered"])
 
     add(c, "path_in_filename",
         head("Paths").encode("ascii")
@@ -1925,13 +1926,13 @@ def business_cases() -> None:
                    disp_params='filename="' + ew("見積書_城西市役所様.pdf", "ISO-2022-JP") + '"'),
         ]),
         "An ordinary quotation (見積書) from a supplier: ISO-2022-JP text with NEC/IBM characters and a PDF "
-        "attachment; the text is delivered intact and the PDF named in the notice",
+        "attachment; the text is delivered intact and the PDF rendered into PNG pages, named in the notice",
         subject="見積書の送付について",
         contains=["株式会社 城西市役所", "株式会社髙橋製作所 営業部の山﨑です。", "①事務用椅子 20脚",
                   "見積金額：金 1,234,000円（税込）", "㈱髙橋製作所 営業部", "見積書_城西市役所様.pdf",
                   "無害化", "sanitised"],
         not_contains=["%PDF-1.4"],
-        findings=["attachment.removed"])
+        findings=["attachment.rendered"])
 
     add(c, "kaigi_iso2022jp",
         head(ew("会議のお知らせ", "ISO-2022-JP"), frm=ew("企画課 佐藤", "ISO-2022-JP") + " <sato@example.jp>",
@@ -2079,10 +2080,10 @@ def business_cases() -> None:
                    ct_params='name="' + ew("契約書類.zip") + '"', disp_params='filename="' + ew("契約書類.zip") + '"'),
         ]),
         "'PPAP': a password-protected ZIP with the password 'in a separate mail' (very common in Japan): "
-        "the archive cannot be inspected, it is removed and named; the mail itself is delivered",
-        subject="【資料送付】契約書類",
-        contains=["契約書類をパスワード付きZIPで送付します。", "パスワードは別メールでお送りします。", "契約書類.zip"],
-        findings=["attachment.removed"])
+        "the archive cannot be inspected; by default (render.policy.zip_encrypted = quarantine) the message is "
+        "held so that an administrator can open it with the password and release it",
+        "quarantine",
+        findings=["archive.encrypted"])
 
     add(c, "calendar_like_plain_ascii",
         head("Weekly report", frm="John Smith <john.smith@example.com>", to="kokusai@city.example.lg.jp").encode("ascii")

@@ -19,6 +19,7 @@
 //! | `charset_decode` | see [`charset::check`] |
 //! | `headers` | see [`headers::check`] |
 //! | `smtp_session` | see [`smtp::check`] |
+//! | `image`, `pdf`, `office_text`, `zip` | see [`render`] (second pass: the input wrapped in a container skeleton) |
 
 pub mod grammar;
 pub mod known;
@@ -26,6 +27,7 @@ pub mod known;
 pub mod charset;
 pub mod headers;
 pub mod html;
+pub mod render;
 pub mod sanitize;
 pub mod smtp;
 
@@ -57,6 +59,30 @@ pub fn fuzz_headers(data: &[u8]) {
 pub fn fuzz_smtp_session(data: &[u8]) {
     smtp::check(data, false);
     smtp::check(data, true);
+}
+
+/// The `image` target.
+pub fn fuzz_image(data: &[u8]) {
+    render::check_image(data);
+    render::check_image(&render::wrap::image(data));
+}
+
+/// The `pdf` target (inspection and rendering).
+pub fn fuzz_pdf(data: &[u8]) {
+    render::check_pdf(data);
+    render::check_pdf(&render::wrap::pdf(data));
+}
+
+/// The `office_text` target.
+pub fn fuzz_office_text(data: &[u8]) {
+    render::check_office(data);
+    render::check_office(&render::wrap::office(data));
+}
+
+/// The `zip` target.
+pub fn fuzz_zip(data: &[u8]) {
+    render::check_zip(data);
+    render::check_zip(&render::wrap::stored_zip(&[("a", data), ("b/c.txt", data)]));
 }
 
 /// Lossy, bounded rendering of bytes for a panic message.

@@ -1,4 +1,4 @@
-//! The `sanitize` target: the whole pipeline, bytes in.
+//! The `sanitize` target: the whole pipeline, renderers included (in process, at small limits), bytes in.
 //!
 //! The pipeline runs with a *permissive* decision ([`Permissive`]): it
 //! delivers every output the pipeline produced unless a finding is one the
@@ -23,7 +23,9 @@
 use std::sync::LazyLock;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mugaika_sanitizers::Limits;
 use mugaika_sanitizers::notice::strip_notices;
+use mugaika_sanitizers::render::{Isolation, RenderConfig, Renderers};
 use mugaika_sanitizers::report::Severity;
 use mugaika_sanitizers::verify::{VerifyConfig, output_text, verify_output};
 use mugaika_sanitizers::{Decide, Pipeline, Report, Sanitized, Verdict};
@@ -52,7 +54,30 @@ impl Decide for Permissive {
     }
 }
 
-static PIPELINE: LazyLock<Pipeline> = LazyLock::new(Pipeline::default);
+/// The pipeline with the renderers in process, at small limits (1 PDF page
+/// at 36 dpi, images ≤ 128 px, no CJK font) so one input stays well under 1 s.
+static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
+    let limits = Limits::default();
+    let config = RenderConfig {
+        pdf_dpi: 36,
+        pdf_max_pages: 1,
+        pdf_max_page_pixels: 300_000,
+        pdf_max_objects: 20_000,
+        image_max_width: 128,
+        image_max_height: 128,
+        image_max_source_pixels: 4_000_000,
+        image_max_alloc_bytes: 64 << 20,
+        archive_max_member_bytes: 1 << 20,
+        archive_max_total_bytes: 4 << 20,
+        archive_max_entries: 64,
+        text_max_bytes: 64 << 10,
+        max_renditions: 8,
+        cjk_font: String::new(),
+        isolation: Isolation::InProcess,
+        ..RenderConfig::default()
+    };
+    Pipeline::new(limits.clone()).with_sanitizer(Box::new(Renderers::new(config, None, &limits)))
+});
 
 /// Runs the pipeline with the permissive decision.
 pub fn run(raw: &[u8]) -> Sanitized {

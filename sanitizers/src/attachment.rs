@@ -38,12 +38,21 @@ pub struct Attachment<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttachmentAction {
     /// Replace with safe renditions (PNG pages, a `.txt` extraction), plus a
-    /// line of text for the notice (e.g. "3 of 12 pages rendered").
-    Render { renditions: Vec<Rendition>, note: String },
-    /// Remove; named in the notice.
-    Remove,
+    /// line of text for the notice (e.g. "3 of 12 pages rendered") and
+    /// further lines shown under it (metadata, archive members).
+    Render { renditions: Vec<Rendition>, note: String, extra: Vec<String> },
+    /// Remove; named in the notice, with why (`note`, may be empty) and
+    /// further lines.
+    Remove { note: String, extra: Vec<String> },
     /// The message must be quarantined (e.g. an encrypted archive by policy).
     Quarantine { code: &'static str, detail: String },
+}
+
+impl AttachmentAction {
+    /// Removed, with nothing more to say.
+    pub fn removed() -> Self {
+        AttachmentAction::Remove { note: String::new(), extra: Vec::new() }
+    }
 }
 
 /// A renderer or other specialist for some kinds of attachment.

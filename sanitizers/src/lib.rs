@@ -19,20 +19,27 @@
 //! | [`html`] | HTML → plain text (streaming tokenizer) |
 //! | [`text`], [`uuencode`] | text hygiene; uuencoded blocks |
 //! | [`attachment`], [`sniff`], [`tnef`] | attachment step, content sniffing, winmail.dat |
+//! | [`render`] | the renderers and their policy table: attachments into PNG pages or text |
+//! | [`image_render`], [`pdf`], [`office`], [`archive`] | images → PNG (EXIF as text); PDF inspection and pages; Office text and macros; ZIP with limits |
 //! | [`notice`], [`rebuild`] | the notice block; the output writer |
 //! | [`report`] | findings, codes, the report |
 //! | [`verify`] | the output verifier used by tests and fuzzing |
 
 pub mod ambiguity;
+pub mod archive;
 pub mod attachment;
 pub mod charset;
 pub mod headers;
 pub mod html;
 pub mod identity;
+pub mod image_render;
 pub mod limits;
 pub mod notice;
+pub mod office;
+pub mod pdf;
 pub mod pipeline;
 pub mod rebuild;
+pub mod render;
 pub mod report;
 pub mod sniff;
 pub mod text;

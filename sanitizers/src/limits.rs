@@ -12,13 +12,13 @@
 //! quarantined (fail closed), never passed through and never truncated into a
 //! misleading rendition.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use crate::report::codes;
 
 /// Hard limits of one sanitisation run.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest raw message accepted, in bytes.
@@ -101,6 +101,11 @@ impl Budget {
         }
         self.decoded_left -= bytes;
         self.charge(bytes)
+    }
+
+    /// Time left before the deadline (`None`: no deadline).
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     pub fn check_deadline(&self) -> Result<(), LimitExceeded> {

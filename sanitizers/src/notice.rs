@@ -21,6 +21,10 @@ pub struct NoticeItem {
     pub name: String,
     /// Type, size and hash, or what the renderer says.
     pub detail: String,
+    /// Further lines shown indented under the item: photo metadata, active
+    /// content found in a PDF, the members of an archive and what became of
+    /// each. Display-safe, one line each.
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +76,9 @@ pub fn write_notice(items: &[NoticeItem], html_converted: bool, retrieval_id: &s
         );
         for item in items {
             let _ = writeln!(s, "・{}: 「{}」 {}", item.kind.label(), item.name, item.detail);
+            for line in &item.extra {
+                let _ = writeln!(s, "    {line}");
+            }
         }
     }
     let _ = writeln!(s, "原本が必要な場合は、取得番号 {retrieval_id} を添えてシステム管理者にお問い合わせください。");
@@ -123,12 +130,14 @@ mod tests {
             kind: ItemKind::RemovedAttachment,
             name: "見積書.pdf".into(),
             detail: "(PDF document)".into(),
+            extra: vec!["3 / 12 pages".into()],
         }];
         let n = write_notice(&items, true, "MGK-ABCD");
         assert!(n.starts_with(NOTICE_START));
         assert!(n.contains("無害化"));
         assert!(n.contains("sanitised"));
         assert!(n.contains("「見積書.pdf」"));
+        assert!(n.contains("\n    3 / 12 pages\n"));
         assert_eq!(n.matches("MGK-ABCD").count(), 2);
         assert!(n.ends_with(&format!("{NOTICE_END}\n")));
     }

@@ -159,6 +159,24 @@ pub mod codes {
     pub const ATTACHMENT_DOUBLE_EXTENSION: &str = "attachment.double_extension";
     pub const ATTACHMENT_BIDI_NAME: &str = "attachment.bidi_name";
     pub const ATTACHMENT_TYPE_MISMATCH: &str = "attachment.type_mismatch";
+    // --- renderers (attachments turned into PNG pages or text) ---
+    pub const ATTACHMENT_RENDERED: &str = "attachment.rendered";
+    pub const ATTACHMENT_RENDER_FAILED: &str = "attachment.render_failed";
+    pub const ATTACHMENT_POLICY_QUARANTINE: &str = "attachment.policy_quarantine";
+    pub const IMAGE_METADATA: &str = "image.metadata";
+    pub const IMAGE_ANIMATED: &str = "image.animated";
+    pub const PDF_ACTIVE_CONTENT: &str = "pdf.active_content";
+    pub const PDF_ENCRYPTED: &str = "pdf.encrypted";
+    pub const PDF_PAGES_OMITTED: &str = "pdf.pages_omitted";
+    pub const OFFICE_MACRO: &str = "office.macro";
+    pub const ARCHIVE_ENCRYPTED: &str = "archive.encrypted";
+    pub const ARCHIVE_MEMBER_UNREADABLE: &str = "archive.member_unreadable";
+    /// A ZIP that other unzip tools may read differently (duplicate names,
+    /// overlapping members, local and central names differ): what mugaika
+    /// read is what it rendered; the original is not delivered.
+    pub const ARCHIVE_ANOMALY: &str = "archive.anomaly";
+    pub const OFFICE_ENCRYPTED: &str = "office.encrypted";
+    pub const NESTED_MESSAGE: &str = "attachment.nested_message";
     // --- limits (always Danger: fail closed) ---
     pub const LIMIT_SIZE: &str = "limit.size";
     pub const LIMIT_DEPTH: &str = "limit.depth";
@@ -167,6 +185,14 @@ pub mod codes {
     pub const LIMIT_DECODED_BYTES: &str = "limit.decoded_bytes";
     pub const LIMIT_WORK: &str = "limit.work";
     pub const LIMIT_TIME: &str = "limit.time";
+    /// An image whose header claims more pixels than allowed (decompression bomb).
+    pub const LIMIT_IMAGE_PIXELS: &str = "limit.image_pixels";
+    /// A ZIP member or archive over its size, ratio or entry limits (zip bomb).
+    pub const LIMIT_ARCHIVE: &str = "limit.archive";
+    /// Archives nested deeper than `render.archive_depth`.
+    pub const LIMIT_ARCHIVE_DEPTH: &str = "limit.archive_depth";
+    /// The renderer subprocess ran out of time or memory, or died.
+    pub const LIMIT_RENDER: &str = "limit.render";
     // --- the pipeline itself ---
     pub const INTERNAL_PANIC: &str = "internal.panic";
     pub const INTERNAL_ERROR: &str = "internal.error";
@@ -237,6 +263,24 @@ pub const ALL_CODES: &[&str] = &[
     codes::LIMIT_TIME,
     codes::INTERNAL_PANIC,
     codes::INTERNAL_ERROR,
+    codes::ATTACHMENT_RENDERED,
+    codes::ATTACHMENT_RENDER_FAILED,
+    codes::ATTACHMENT_POLICY_QUARANTINE,
+    codes::IMAGE_METADATA,
+    codes::IMAGE_ANIMATED,
+    codes::PDF_ACTIVE_CONTENT,
+    codes::PDF_ENCRYPTED,
+    codes::PDF_PAGES_OMITTED,
+    codes::OFFICE_MACRO,
+    codes::ARCHIVE_ENCRYPTED,
+    codes::ARCHIVE_MEMBER_UNREADABLE,
+    codes::ARCHIVE_ANOMALY,
+    codes::OFFICE_ENCRYPTED,
+    codes::NESTED_MESSAGE,
+    codes::LIMIT_IMAGE_PIXELS,
+    codes::LIMIT_ARCHIVE,
+    codes::LIMIT_ARCHIVE_DEPTH,
+    codes::LIMIT_RENDER,
 ];
 
 /// The message as received, for the report (decoded, display-safe).

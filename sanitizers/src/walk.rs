@@ -518,7 +518,12 @@ impl<'a> Walker<'a> {
         self.part_count += 1;
         let mime = msg.parts.get(id).and_then(|p| p.content_type()).map(mime_of).unwrap_or_default();
         self.findings.push(Finding::new(codes::SIGNATURE_REMOVED, Severity::Info, path, format!("{mime} removed")));
-        self.notice.push(NoticeItem { kind: ItemKind::Signature, name: mime.clone(), detail: String::new() });
+        self.notice.push(NoticeItem {
+            kind: ItemKind::Signature,
+            name: mime.clone(),
+            detail: String::new(),
+            extra: Vec::new(),
+        });
         self.parts.push(PartReport {
             path: path.to_string(),
             declared_type: mime,
@@ -608,7 +613,12 @@ impl<'a> Walker<'a> {
         }
         if is_signature_type(mime) {
             self.findings.push(Finding::new(codes::SIGNATURE_REMOVED, Severity::Info, path, format!("{mime} removed")));
-            self.notice.push(NoticeItem { kind: ItemKind::Signature, name: mime.to_string(), detail: String::new() });
+            self.notice.push(NoticeItem {
+                kind: ItemKind::Signature,
+                name: mime.to_string(),
+                detail: String::new(),
+                extra: Vec::new(),
+            });
             return Ok(());
         }
         if role == Role::Body && info.cte != TransferEncoding::Unknown && is_body_text(info) {
@@ -666,7 +676,7 @@ impl<'a> Walker<'a> {
         attachment_findings(&attachment, &mut self.findings);
         let action = match self.sanitizers.iter().find(|s| s.accepts(&attachment)) {
             Some(s) => s.sanitize(&attachment, &mut self.budget, &mut self.findings)?,
-            None => AttachmentAction::Remove,
+            None => AttachmentAction::removed(),
         };
         let name = info
             .filename
@@ -682,16 +692,28 @@ impl<'a> Walker<'a> {
             sha
         );
         match action {
-            AttachmentAction::Remove => {
+            AttachmentAction::Remove { note, extra } => {
                 let kind =
                     if role == Role::InlineImage { ItemKind::RemovedInlineImage } else { ItemKind::RemovedAttachment };
                 self.findings.push(Finding::new(codes::ATTACHMENT_REMOVED, Severity::Info, path, name.clone()));
-                self.notice.push(NoticeItem { kind, name, detail });
+                let detail = if note.is_empty() { detail } else { format!("{detail} — {note}") };
+                self.notice.push(NoticeItem { kind, name, detail, extra });
             }
-            AttachmentAction::Render { renditions, note } => {
+            AttachmentAction::Render { renditions, note, extra } => {
                 self.parts[idx].action = PartAction::Rendered;
+                self.findings.push(Finding::new(
+                    codes::ATTACHMENT_RENDERED,
+                    Severity::Info,
+                    path,
+                    format!("{name}: {note}"),
+                ));
                 self.renditions.extend(renditions);
-                self.notice.push(NoticeItem { kind: ItemKind::Rendered, name, detail: format!("{detail} — {note}") });
+                self.notice.push(NoticeItem {
+                    kind: ItemKind::Rendered,
+                    name,
+                    detail: format!("{detail} — {note}"),
+                    extra,
+                });
             }
             AttachmentAction::Quarantine { code, detail } => {
                 self.parts[idx].action = PartAction::Quarantined;
@@ -725,6 +747,7 @@ impl<'a> Walker<'a> {
                 kind: ItemKind::TnefMember,
                 name,
                 detail: format!("— {}", format_size(a.size)),
+                extra: Vec::new(),
             });
         }
     }
@@ -864,6 +887,7 @@ impl<'a> Walker<'a> {
                 kind: ItemKind::Uuencoded,
                 name,
                 detail: format!("— {}", format_size(b.approx_size)),
+                extra: Vec::new(),
             });
         }
         if blocks.is_empty() { body } else { stripped }
@@ -919,7 +943,7 @@ fn is_signature_type(mime: &str) -> bool {
     matches!(mime, "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature")
 }
 
-fn has_pgp_message(text: &str) -> bool {
+pub(crate) fn has_pgp_message(text: &str) -> bool {
     text.lines().any(|l| l.trim_end() == "-----BEGIN PGP MESSAGE-----")
 }
 

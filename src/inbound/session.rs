@@ -1476,6 +1476,24 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
         assert!(s.tx.is_none());
     }
 
+    /// Fuzz regression (fuzz/regressions/smtp_session/bdat_bare_and_oversize_split):
+    /// a BDAT body with a bare LF *and* over the size limit got 550 or 552
+    /// depending on how its bytes arrived; the size is now counted after the
+    /// bare newline too, so every split gives the same replies.
+    #[test]
+    fn bdat_bare_newline_and_oversize_replies_do_not_depend_on_the_split() {
+        let mut input = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 1200 LAST\r\n".to_vec();
+        // Over the limit (1000) well before the bare LF at the very end.
+        input.extend_from_slice(&[b'x'; 1198]);
+        input.extend_from_slice(b"a\nNOOP\r\n");
+        let whole = codes(&drive(&mut session(), &[&input], &accepted()));
+        assert_eq!(whole, ["250", "250 2.1.0", "250 2.1.5", "552 5.3.4", "250 2.0.0"]);
+        for split in [1, 3, 5, 64, 700, 1100] {
+            let chunks: Vec<&[u8]> = input.chunks(split).collect();
+            assert_eq!(codes(&drive(&mut session(), &chunks, &accepted())), whole, "split {split}");
+        }
+    }
+
     #[test]
     fn recipients_limit_and_relay() {
         let mut s = session();

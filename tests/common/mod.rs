@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mugaika::config::Config;
-use mugaika_sanitizers::{Pipeline, Sanitized};
+use mugaika_sanitizers::Sanitized;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -17,10 +17,12 @@ pub fn shared() -> PathBuf {
     std::env::var_os("MUGAIKA_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"))
 }
 
-/// Sanitises with the shipped defaults and the default policy.
+/// Sanitises with the shipped defaults and the default policy; the
+/// renderers run in process (the relay and the CLI put them in a child).
 pub fn sanitize(raw: &[u8]) -> Sanitized {
-    let config = Config::default();
-    Pipeline::new(config.limits.clone()).run_with(raw, None, &config.policy)
+    let mut config = Config::default();
+    config.render.isolation = mugaika_sanitizers::render::Isolation::InProcess;
+    mugaika::rendering::pipeline_for(&config).run_with(raw, None, &config.policy)
 }
 
 /// Every file below `dir`, sorted, skipping dot files.

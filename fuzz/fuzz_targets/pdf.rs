@@ -1,0 +1,8 @@
+//! Fuzz target `pdf`: see `mugaika_fuzz::fuzz_pdf` and the module it calls.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    mugaika_fuzz::fuzz_pdf(data);
+});
