@@ -20,12 +20,33 @@ SHARED="${MUGAIKA_SHARED:-$ROOT/../shared}"
 if [ $# -eq 0 ]; then
     set -- "$ROOT/corpus" "$SHARED/corpus-real"
 fi
-TARGETS="sanitize html_to_text charset_decode headers smtp_session"
+TARGETS="sanitize html_to_text charset_decode headers smtp_session image pdf office_text zip"
 MAX_BYTES=$((2 * 1024 * 1024))
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 "$FUZZ_DIR/seed_inputs.py" "$tmp" "$@"
+# Renderer targets: the test fixtures (small PDFs, Office files, ZIPs; not the
+# ratio bomb) and one small image per format, made with Pillow when present.
+FIX="$ROOT/sanitizers/tests/fixtures"
+mkdir -p "$tmp/image" "$tmp/pdf" "$tmp/office_text" "$tmp/zip"
+cp "$FIX"/pdf/*.pdf "$tmp/pdf/"
+cp "$FIX"/office/sample.* "$tmp/office_text/"
+find "$FIX/office" -name '*.zip' ! -name 'ratio_bomb.zip' -exec cp {} "$tmp/zip/" \;
+python3 - "$tmp/image" <<'PY' || echo "seed.sh: no Pillow, image seeds skipped" >&2
+import io, sys
+from PIL import Image
+out = sys.argv[1]
+img = Image.new("RGB", (8, 6), (200, 30, 40))
+for fmt, ext in [("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("BMP", "bmp"), ("TIFF", "tif"), ("WEBP", "webp")]:
+    img.save(f"{out}/seed.{ext}", fmt)
+exif = Image.Exif()
+exif[0x010F] = "Camera Maker"
+exif[0x0110] = "Model 1"
+img.save(f"{out}/exif.jpg", "JPEG", exif=exif.tobytes())
+frames = [Image.new("P", (4, 4), i) for i in range(3)]
+frames[0].save(f"{out}/anim.gif", save_all=True, append_images=frames[1:])
+PY
 
 cargo fuzz build -O -s none >/dev/null
 for t in $TARGETS; do

@@ -162,7 +162,7 @@ impl Pipeline {
         fields.push(format!("X-Mugaika-Retrieval-Id: {retrieval_id}\r\n"));
         let mut text = notice::write_notice(&walker.notice, walker.html_converted, retrieval_id);
         text.push('\n');
-        text.push_str(walker.text.trim_matches('\n'));
+        text.push_str(walker.text.trim_start_matches('\n').trim_end());
         text.push('\n');
         let output = OutputMessage {
             header_fields: fields,

@@ -151,7 +151,9 @@ pub fn encode_base64_lines(out: &mut Vec<u8>, data: &[u8]) {
 pub fn encode_quoted_printable(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(text.len() + text.len() / 8 + 16);
-    for line in text.split('\n') {
+    // Every line ends in CRLF; a final `\n` ends the last line (it does not
+    // start an empty one), as in the base64 path.
+    for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
         let bytes = line.as_bytes();
         let mut col = 0usize;
         let mut i = 0usize;

@@ -510,6 +510,11 @@ impl Renderers {
         if crate::walk::has_pgp_message(&body) {
             return None;
         }
+        // One line end at the end, however many the source had: a rendition
+        // sanitised again must come out the same.
+        let mut body = body;
+        body.truncate(body.trim_end().len());
+        body.push('\n');
         Some(cap_text(&body, self.config.text_max_bytes))
     }
 
