@@ -254,10 +254,7 @@ fn message_ids(value: &HeaderValue<'_>) -> Vec<String> {
     let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"<>()[]\\\",;:@".contains(&b));
     let ok = |id: &str| {
         let Some((left, right)) = id.split_once('@') else { return false };
-        // A token shaped like an RFC 2047 encoded word would be decoded by
-        // some readers: such an id is left out rather than written as is.
         id.len() <= 250
-            && !id.contains("=?")
             && plain(left)
             && (plain(right)
                 || (right.len() > 2

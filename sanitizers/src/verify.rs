@@ -26,7 +26,8 @@
 //!   in decoded text CR and LF may only appear as CR LF pairs (RFC 2046
 //!   canonical form); MIME-Version (1.0), From, Date and Message-ID are
 //!   required; every header field's encoded-words are checked, not only
-//!   those of From/To/Cc/Subject.
+//!   those of From/To/Cc/Subject (msg-id fields excepted: opaque tokens that
+//!   no reader decodes).
 //! * The Python notes about its own parser's bugs do not apply.
 //! * A duplicated singleton header is reported as `safety` (as in the Python
 //!   checker: it is a parser differential), not `format`.
@@ -1190,6 +1191,11 @@ fn check_entity_headers(e: &Entity, html_in_raw: bool, sink: &mut Sink) {
         }
     }
     for f in &e.fields {
+        // A msg-id is an opaque token: no reader decodes `=?…?=` in it, and
+        // it is kept verbatim for threading.
+        if ["Message-ID", "In-Reply-To", "References"].iter().any(|n| f.name.eq_ignore_ascii_case(n)) {
+            continue;
+        }
         let mut pos = 0;
         while let Some(w) = next_encoded_word(&f.value, pos) {
             pos = w.end;
