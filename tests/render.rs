@@ -415,3 +415,36 @@ fn write_script(path: &std::path::Path, body: &str) -> PathBuf {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_path_buf()
 }
+
+#[test]
+fn zip_names_in_cp932_and_nesting_up_to_the_depth_limit() {
+    let run = sanitize(&mail(&[("名前.zip", "application/zip", &fixture("office/names_cp932.zip"))]));
+    run.delivered();
+    assert!(run.body().contains("見積書.xlsx"), "CP932 member name not decoded: {}", run.body());
+
+    let nested = fixture("office/nested.zip");
+    let run = sanitize(&mail(&[("nested.zip", "application/zip", &nested)]));
+    run.delivered();
+    assert!(run.body().contains("nested.zip/inner.zip/inner.txt"), "{}", run.body());
+    assert!(run.texts().iter().any(|t| t.1.contains("nested content")), "{:?}", run.texts());
+    // One level only: the inner archive is over the depth limit.
+    sanitize_with(&mail(&[("nested.zip", "application/zip", &nested)]), Some("[render]\narchive_depth = 1\n"), &[])
+        .quarantined("limit.archive_depth");
+}
+
+#[test]
+fn an_attached_message_goes_through_the_whole_pipeline() {
+    let inner = "From: x@example.com\r\nTo: y@example.jp\r\nSubject: inner\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: text/html; charset=UTF-8\r\n\r\n<p>内側の<b>本文</b><script>alert(1)</script></p>\r\n";
+    let run = sanitize(&mail(&[("転送.eml", "application/octet-stream", inner.as_bytes())]));
+    run.delivered();
+    let texts = run.texts();
+    let eml = texts.iter().find(|t| t.0.as_deref() == Some("転送.eml.txt")).unwrap_or_else(|| panic!("{texts:?}"));
+    assert!(eml.1.contains("内側の本文"), "{}", eml.1);
+    assert!(!eml.1.contains("alert(1)"), "{}", eml.1);
+    assert!(run.codes().contains(&"html.script".to_string()), "{:?}", run.codes());
+
+    let encrypted = "From: x@example.com\r\nSubject: secret\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n";
+    sanitize(&mail(&[("secret.eml", "application/octet-stream", encrypted.as_bytes())]))
+        .quarantined("attachment.nested_message");
+}
