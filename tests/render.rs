@@ -200,6 +200,13 @@ fn a_text_pdf_becomes_png_pages_with_a_japanese_name() {
     assert!(raw.contains("filename*=") || raw.contains("filename*0*="), "no RFC 2231 filename");
     assert!(raw.contains("name=\"=?UTF-8?"), "no RFC 2047 name");
     assert!(run.codes().contains(&"attachment.rendered".to_string()));
+    // The forensic report lists the rendition with its hash.
+    let parts = run.report["parts"].as_array().unwrap();
+    let rendered = parts.iter().find(|p| p["action"] == "rendered").expect("a rendered part");
+    assert_eq!(rendered["renditions"][0]["filename"], "見積書.pdf-p1.png");
+    assert_eq!(rendered["renditions"][0]["content_type"], "image/png");
+    assert_eq!(rendered["renditions"][0]["size"], pngs[0].1.len());
+    assert_eq!(rendered["renditions"][0]["sha256"].as_str().unwrap().len(), 64);
 }
 
 #[test]

@@ -87,6 +87,20 @@ pub struct PartReport {
     /// SHA-256 of the decoded body, lower-case hex.
     pub sha256: Option<String>,
     pub action: PartAction,
+    /// What replaced the part when it was rendered: each PNG or `.txt`
+    /// rendition with its size and SHA-256 (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<RenditionReport>,
+}
+
+/// One rendition written into the output in place of an attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenditionReport {
+    pub filename: String,
+    /// `image/png` or `text/plain`.
+    pub content_type: &'static str,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// Final verdict of a sanitisation run.

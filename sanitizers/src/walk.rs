@@ -314,6 +314,7 @@ impl<'a> Walker<'a> {
             size: 0,
             sha256: None,
             action,
+            renditions: Vec::new(),
         });
         self.parts.len() - 1
     }
@@ -491,6 +492,7 @@ impl<'a> Walker<'a> {
                     size: 0,
                     sha256: None,
                     action: PartAction::AlternativeNotChosen,
+                    renditions: Vec::new(),
                 });
             } else {
                 self.walk_part(msg, c as usize, &child_path, depth + 1, Role::InlineImage)?;
@@ -532,6 +534,7 @@ impl<'a> Walker<'a> {
             size: 0,
             sha256: None,
             action: PartAction::Removed,
+            renditions: Vec::new(),
         });
         Ok(())
     }
@@ -701,6 +704,7 @@ impl<'a> Walker<'a> {
             }
             AttachmentAction::Render { renditions, note, extra } => {
                 self.parts[idx].action = PartAction::Rendered;
+                self.parts[idx].renditions = renditions.iter().map(rendition_report).collect();
                 self.findings.push(Finding::new(
                     codes::ATTACHMENT_RENDERED,
                     Severity::Info,
@@ -945,6 +949,21 @@ fn is_signature_type(mime: &str) -> bool {
 
 pub(crate) fn has_pgp_message(text: &str) -> bool {
     text.lines().any(|l| l.trim_end() == "-----BEGIN PGP MESSAGE-----")
+}
+
+/// The report's record of one rendition.
+fn rendition_report(r: &crate::rebuild::Rendition) -> crate::report::RenditionReport {
+    use crate::rebuild::RenditionContent;
+    let (content_type, bytes): (&'static str, &[u8]) = match &r.content {
+        RenditionContent::Png(b) => ("image/png", b),
+        RenditionContent::Text(t) => ("text/plain", t.as_bytes()),
+    };
+    crate::report::RenditionReport {
+        filename: r.filename.clone(),
+        content_type,
+        size: bytes.len() as u64,
+        sha256: hex_sha256(bytes),
+    }
 }
 
 /// Lower-case hex SHA-256.
