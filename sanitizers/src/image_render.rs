@@ -375,7 +375,7 @@ fn encode_png(width: u32, height: u32, pixels: &[u8], channels: usize) -> Vec<u8
     };
     let color = if channels == 4 { image::ExtendedColorType::Rgba8 } else { image::ExtendedColorType::Rgb8 };
     let mut out = Vec::new();
-    let encoder = PngEncoder::new_with_quality(&mut out, CompressionType::Default, PngFilter::Adaptive);
+    let encoder = PngEncoder::new_with_quality(&mut out, CompressionType::Level(1), PngFilter::Adaptive);
     if encoder.write_image(data, width, height, color).is_err() {
         // Cannot happen for a consistent buffer; fall back to a 1×1 image.
         out.clear();
