@@ -37,7 +37,7 @@ use mugaika_sanitizers::pipeline::Pipeline;
 use mugaika_sanitizers::rebuild::{Rendition, RenditionContent};
 use mugaika_sanitizers::render::{Isolation, RenderConfig, Renderers};
 use mugaika_sanitizers::report::{ALL_CODES, Finding, Severity, codes};
-use mugaika_sanitizers::sniff;
+use mugaika_sanitizers::sniff::{self, Kind};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -384,9 +384,10 @@ pub fn worker_main() -> Result<(), String> {
 pub fn render_request(request: &Request, data: &[u8]) -> (Response, Vec<u8>) {
     let mut config = request.config.clone();
     config.isolation = Isolation::InProcess;
-    let font = load_font(&config.cjk_font);
-    let renderers = Renderers::new(config, font, &request.limits);
     let detected = sniff::detect(data, request.filename.as_deref());
+    // The 6 MB font is read only when a PDF may be rendered (itself or inside an archive).
+    let font = if matches!(detected.kind, Kind::Pdf | Kind::Archive) { load_font(&config.cjk_font) } else { None };
+    let renderers = Renderers::new(config, font, &request.limits);
     let attachment = Attachment {
         path: &request.path,
         filename: request.filename.as_deref(),

@@ -1482,7 +1482,8 @@ RCPT TO:<u1@example.lg.jp>\r\nRCPT TO:<u2@x.sub.lg.jp>\r\nDATA\r\n";
     /// bare newline too, so every split gives the same replies.
     #[test]
     fn bdat_bare_newline_and_oversize_replies_do_not_depend_on_the_split() {
-        let mut input = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 1200 LAST\r\n".to_vec();
+        let mut input =
+            b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.lg.jp>\r\nBDAT 1200 LAST\r\n".to_vec();
         // Over the limit (1000) well before the bare LF at the very end.
         input.extend_from_slice(&[b'x'; 1198]);
         input.extend_from_slice(b"a\nNOOP\r\n");
