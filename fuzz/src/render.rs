@@ -209,7 +209,7 @@ pub mod wrap {
                 v.extend_from_slice(&(name.len() as u16).to_le_bytes());
                 v.extend_from_slice(&0u16.to_le_bytes()); // extra
                 if central {
-                    v.extend_from_slice(&[0; 8]); // comment len, disk, internal attrs
+                    v.extend_from_slice(&[0; 6]); // comment len, disk start, internal attrs
                     v.extend_from_slice(&0u32.to_le_bytes()); // external attrs
                     v.extend_from_slice(&offset.to_le_bytes());
                 }
@@ -262,5 +262,30 @@ pub mod wrap {
             }
         }
         !crc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skeletons_are_valid_containers() {
+        let zip = wrap::stored_zip(&[("a.txt", b"hello"), ("b/c.txt", b"world")]);
+        let listing = archive::read_zip(&zip, &zip_limits()).expect("skeleton ZIP reads");
+        let names: Vec<&str> = listing.members.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(names, ["a.txt", "b/c.txt"]);
+        assert_eq!(listing.members[1].data.as_deref().ok(), Some(&b"world"[..]));
+
+        let doc = wrap::office(b"\0<w:document><w:body><w:p><w:r><w:t>skeleton text</w:t></w:r></w:p></w:body></w:document>");
+        let text = office::extract_office_text(&doc, &OfficeLimits::default()).expect("skeleton docx reads");
+        assert!(text.text.contains("skeleton text"), "{:?}", text.text);
+
+        let pdf = wrap::pdf(b"BT /F1 12 Tf 10 10 Td (Hi) Tj ET");
+        let r = pdf::render_pdf(&pdf, &pdf_options()).expect("skeleton PDF renders");
+        assert_eq!(r.total_pages, 1);
+
+        let png = wrap::image(&[0, 0, 0, 0, 1]);
+        assert!(png.starts_with(b"\x89PNG"));
     }
 }
