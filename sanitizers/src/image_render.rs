@@ -24,9 +24,10 @@
 //!   `image::Limits` (width, height, allocation) are also handed to the
 //!   decoder. Peak memory is roughly the decoded buffer plus one 8-bit
 //!   RGB(A) copy plus the (small) output.
-//! - Time is linear in the *declared* pixel count (bounded by
-//!   `max_source_pixels`), not in the input size: a small PNG may legitimately
-//!   inflate to `max_source_pixels` pixels.
+//! - Time is linear in the *declared* pixel count, which is bounded by
+//!   `max_source_pixels` and, above [`PIXEL_FLOOR`] (4 MP), by
+//!   [`PIXELS_PER_BYTE`] (2048) per input byte: a 20-byte file cannot ask
+//!   for 50 megapixels of decoding (fuzzing found such 0.3 s inputs).
 //! - Animations (GIF, APNG, animated WebP) and multi-page TIFF: only the first
 //!   frame/page is kept; [`ImageRendition::animated`] says whether more existed.
 //!   Frames are counted by a cheap, bounded walk of the container structure.
@@ -66,6 +67,11 @@ pub const LABEL_DATE_TAKEN: &str = "撮影日時 Date taken";
 pub const LABEL_CAMERA: &str = "カメラ Camera";
 /// Metadata label: GPS position in decimal degrees.
 pub const LABEL_GPS: &str = "位置情報 GPS";
+
+/// Images up to this many pixels are decoded whatever their file size.
+pub const PIXEL_FLOOR: u64 = 4_000_000;
+/// Above [`PIXEL_FLOOR`], at most this many pixels per byte of input.
+pub const PIXELS_PER_BYTE: u64 = 2048;
 
 /// Limits and output size for [`render_image`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +252,16 @@ fn decode_first_frame(
     }
     if w == 0 || h == 0 {
         return Err(ImageError::Malformed(format!("empty image {w}×{h}")));
+    }
+    // A tiny file claiming millions of pixels costs decode time out of all
+    // proportion to its size: above a floor, at most PIXELS_PER_BYTE pixels
+    // per input byte (a flat-colour PNG screenshot compresses to ~100).
+    let ratio_cap = (data.len() as u64).saturating_mul(PIXELS_PER_BYTE).max(PIXEL_FLOOR);
+    if pixels > ratio_cap {
+        return Err(ImageError::TooLarge(format!(
+            "{w}×{h} = {pixels} pixels from {} bytes (more than {PIXELS_PER_BYTE} pixels per byte)",
+            data.len()
+        )));
     }
     let total = decoder.total_bytes();
     if total > opts.max_alloc_bytes {
@@ -862,6 +878,40 @@ fn read_u32_le(d: &[u8], at: usize) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tiny_file_may_not_claim_many_megapixels() {
+        // A 3000×3000 PNG header (9 MP, over the 4 MP floor) in well under
+        // 9 MP / 2048 = 4395 bytes.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&3000u32.to_be_bytes());
+        ihdr.extend_from_slice(&3000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32_for_test(&ihdr).to_be_bytes());
+        let idat = b"IDAT\x78\x9c";
+        png.extend_from_slice(&2u32.to_be_bytes());
+        png.extend_from_slice(idat);
+        png.extend_from_slice(&crc32_for_test(idat).to_be_bytes());
+        png.extend_from_slice(b"\0\0\0\0IEND\xaeB`\x82");
+        match render_image(&png, &ImageOptions::default()) {
+            Err(ImageError::TooLarge(why)) => assert!(why.contains("per byte"), "{why}"),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    fn crc32_for_test(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
     use image::codecs::bmp::BmpEncoder;
     use image::codecs::gif::GifEncoder;
     use image::codecs::jpeg::JpegEncoder;
