@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # (Re)builds the committed seed corpora fuzz/corpus/<target>/.
 #
-#   fuzz/seed.sh [CORPUS_DIR...]
+#   fuzz/seed.sh [CORPUS_DIR...]          (FUZZ_TARGETS="a b" for some targets only)
 #
 # Default corpora: corpus/ and ${MUGAIKA_SHARED:-../shared}/corpus-real/.
 # seed_inputs.py cuts candidates out of the messages (whole messages, HTML
 # parts, text bodies, header values, SMTP transcripts). For each target, the
 # candidates, the current fuzz/corpus/<target>/ and the inputs found by long
 # runs (fuzz/work/<target>/, see run.sh) are merged with libFuzzer's
-# -merge=1 into a fresh directory that replaces fuzz/corpus/<target>/: only
+# -set_cover_merge=1 (a smaller set than -merge=1 with the same features) into a fresh directory that replaces fuzz/corpus/<target>/: only
 # inputs that add coverage are kept, smallest first, so the committed set
 # stays small (the script fails if fuzz/corpus/ exceeds 2 MB).
 # Needs cargo-fuzz (cargo install --locked cargo-fuzz) and python3.
@@ -20,7 +20,7 @@ SHARED="${MUGAIKA_SHARED:-$ROOT/../shared}"
 if [ $# -eq 0 ]; then
     set -- "$ROOT/corpus" "$SHARED/corpus-real"
 fi
-TARGETS="sanitize html_to_text charset_decode headers smtp_session image pdf office_text zip"
+TARGETS="${FUZZ_TARGETS:-sanitize html_to_text charset_decode headers smtp_session image pdf office_text zip}"
 MAX_BYTES=$((2 * 1024 * 1024))
 
 tmp=$(mktemp -d)
@@ -52,13 +52,19 @@ cargo fuzz build -O -s none >/dev/null
 for t in $TARGETS; do
     mkdir -p "corpus/$t" "work/$t" "$tmp/new/$t"
     before=$(find "corpus/$t" -type f | wc -l)
-    # -merge=1 into an empty directory: a minimal set with the coverage of all.
+    # A merge into an empty directory: a small set with the features of all.
     cargo fuzz run -O -s none "$t" "$tmp/new/$t" "corpus/$t" "work/$t" "$tmp/$t" -- \
-        -merge=1 -timeout=5 -rss_limit_mb=512 -max_len=65536 >"$tmp/$t.log" 2>&1 || {
+        -set_cover_merge=1 -timeout=5 -rss_limit_mb=512 -max_len=65536 >"$tmp/$t.log" 2>&1 || {
         echo "seed.sh: merge for $t failed; see below" >&2
         tail -20 "$tmp/$t.log" >&2
         exit 1
     }
+    # Keep every target within its share of the 2 MB: the largest inputs go
+    # first (they stay in work/<target>/ for long runs).
+    share=$((MAX_BYTES / 9))
+    while [ "$(du -sb "$tmp/new/$t" | cut -f1)" -gt "$share" ]; do
+        find "$tmp/new/$t" -type f -printf '%s %p\n' | sort -rn | awk 'NR <= 20 { sub(/^[0-9]+ /, ""); print }' | xargs rm -f
+    done
     rm -rf "corpus/$t"
     mv "$tmp/new/$t" "corpus/$t"
     after=$(find "corpus/$t" -type f | wc -l)
