@@ -27,13 +27,7 @@ use mugaika_sanitizers::pdf::{self, PdfOptions};
 use crate::show;
 
 fn image_options() -> ImageOptions {
-    ImageOptions {
-        max_source_pixels: 4_000_000,
-        max_alloc_bytes: 64 << 20,
-        max_width: 256,
-        max_height: 256,
-        ..ImageOptions::default()
-    }
+    ImageOptions { max_source_pixels: 4_000_000, max_alloc_bytes: 64 << 20, max_width: 256, max_height: 256 }
 }
 
 /// The `image` checks.
@@ -44,9 +38,10 @@ pub fn check_image(data: &[u8]) {
     if trailing != 0 || types.iter().any(|t| ![*b"IHDR", *b"PLTE", *b"IDAT", *b"IEND"].contains(t)) {
         panic!("image: PNG chunks {types:?}, {trailing} bytes after IEND\ninput {}", show(data));
     }
-    let ihdr = r.png.get(16..24).map(|b| {
-        (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
-    });
+    let ihdr = r
+        .png
+        .get(16..24)
+        .map(|b| (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u32::from_be_bytes([b[4], b[5], b[6], b[7]])));
     if ihdr != Some((r.width, r.height)) || r.width > opts.max_width || r.height > opts.max_height || r.width == 0 {
         panic!("image: IHDR {ihdr:?}, reported {}×{}\ninput {}", r.width, r.height, show(data));
     }
@@ -79,7 +74,13 @@ pub fn check_pdf(data: &[u8]) {
     }
     let Ok(r) = pdf::render_pdf(data, &opts) else { return };
     if r.pages.len() > opts.max_pages || r.total_pages < r.pages.len() {
-        panic!("pdf: {} pages rendered of {} (max {})\ninput {}", r.pages.len(), r.total_pages, opts.max_pages, show(data));
+        panic!(
+            "pdf: {} pages rendered of {} (max {})\ninput {}",
+            r.pages.len(),
+            r.total_pages,
+            opts.max_pages,
+            show(data)
+        );
     }
     for p in &r.pages {
         let px = u64::from(p.width) * u64::from(p.height);
@@ -88,27 +89,31 @@ pub fn check_pdf(data: &[u8]) {
         }
     }
     if r.text.chars().count() > opts.max_text_chars {
-        panic!("pdf: {} characters of text (max {})\ninput {}", r.text.chars().count(), opts.max_text_chars, show(data));
+        panic!(
+            "pdf: {} characters of text (max {})\ninput {}",
+            r.text.chars().count(),
+            opts.max_text_chars,
+            show(data)
+        );
     }
 }
 
 fn zip_limits() -> ZipLimits {
-    ZipLimits {
-        max_entries: 64,
-        max_member_bytes: 1 << 20,
-        max_total_bytes: 4 << 20,
-        max_ratio: 100,
-        ..ZipLimits::default()
-    }
+    ZipLimits { max_entries: 64, max_member_bytes: 1 << 20, max_total_bytes: 4 << 20, max_ratio: 100 }
 }
 
 /// The `office_text` checks.
 pub fn check_office(data: &[u8]) {
-    let limits = OfficeLimits { max_text_chars: 10_000, zip: zip_limits(), ..OfficeLimits::default() };
+    let limits = OfficeLimits { max_text_chars: 10_000, zip: zip_limits() };
     let _ = office::ole2_has_macros(data);
     let Ok(doc) = office::extract_office_text(data, &limits) else { return };
     if doc.text.chars().count() > limits.max_text_chars + 64 {
-        panic!("office_text: {} characters (max {})\ninput {}", doc.text.chars().count(), limits.max_text_chars, show(data));
+        panic!(
+            "office_text: {} characters (max {})\ninput {}",
+            doc.text.chars().count(),
+            limits.max_text_chars,
+            show(data)
+        );
     }
 }
 
@@ -277,7 +282,8 @@ mod tests {
         assert_eq!(names, ["a.txt", "b/c.txt"]);
         assert_eq!(listing.members[1].data.as_deref().ok(), Some(&b"world"[..]));
 
-        let doc = wrap::office(b"\0<w:document><w:body><w:p><w:r><w:t>skeleton text</w:t></w:r></w:p></w:body></w:document>");
+        let doc =
+            wrap::office(b"\0<w:document><w:body><w:p><w:r><w:t>skeleton text</w:t></w:r></w:p></w:body></w:document>");
         let text = office::extract_office_text(&doc, &OfficeLimits::default()).expect("skeleton docx reads");
         assert!(text.text.contains("skeleton text"), "{:?}", text.text);
 

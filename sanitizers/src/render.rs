@@ -381,7 +381,6 @@ impl Renderers {
             max_alloc_bytes: self.config.image_max_alloc_bytes,
             max_width: self.config.image_max_width,
             max_height: self.config.image_max_height,
-            ..ImageOptions::default()
         }
     }
 
@@ -391,7 +390,6 @@ impl Renderers {
             max_member_bytes: self.config.archive_max_member_bytes,
             max_total_bytes: self.config.archive_max_total_bytes,
             max_ratio: self.config.archive_max_ratio,
-            ..ZipLimits::default()
         }
     }
 }
@@ -689,11 +687,7 @@ impl Renderers {
     }
 
     fn office(&self, obj: &Object<'_>, out: &mut Out<'_, '_>) -> Done {
-        let limits = OfficeLimits {
-            max_text_chars: self.config.text_max_bytes / 3,
-            zip: self.zip_limits(),
-            ..OfficeLimits::default()
-        };
+        let limits = OfficeLimits { max_text_chars: self.config.text_max_bytes / 3, zip: self.zip_limits() };
         match office::extract_office_text(obj.data, &limits) {
             Ok(doc) => {
                 if !doc.macros.is_empty() {
@@ -971,9 +965,7 @@ mod tests {
     #[test]
     fn the_default_policy_is_valid_and_bad_rows_are_named() {
         assert!(RenderConfig::default().validate().is_empty());
-        let mut p = RenderPolicy::default();
-        p.executable = Treatment::Render;
-        p.svg = Treatment::Text;
+        let p = RenderPolicy { executable: Treatment::Render, svg: Treatment::Text, ..RenderPolicy::default() };
         let problems = p.validate();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("render.policy.svg"), "{problems:?}");
