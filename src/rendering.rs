@@ -298,9 +298,9 @@ fn parse_response(out: &[u8]) -> Result<(Response, Vec<u8>), String> {
     let response: Response = serde_json::from_str(&json).map_err(|e| format!("bad answer: {e}"))?;
     let mut blobs = Vec::new();
     r.read_to_end(&mut blobs).map_err(|e| e.to_string())?;
-    let want: u64 = response.renditions.iter().map(|x| x.len).sum();
-    if want != blobs.len() as u64 {
-        return Err(format!("answer has {} bytes of renditions, {} announced", blobs.len(), want));
+    let want = response.renditions.iter().try_fold(0u64, |sum, x| sum.checked_add(x.len));
+    if want != Some(blobs.len() as u64) {
+        return Err(format!("answer has {} bytes of renditions, {want:?} announced", blobs.len()));
     }
     Ok((response, blobs))
 }
@@ -339,7 +339,8 @@ fn from_wire(
     let mut renditions = Vec::new();
     let mut at = 0usize;
     for r in &response.renditions {
-        let end = at + r.len as usize;
+        // The lengths were checked against the blobs in `parse_response`.
+        let end = at.saturating_add(usize::try_from(r.len).unwrap_or(usize::MAX));
         let bytes = blobs.get(at..end).unwrap_or_default().to_vec();
         at = end;
         let content = match r.kind.as_str() {

@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 
 use mail_parser::MimeHeaders;
 use mugaika_sanitizers::image_render::png_chunk_types;
-use mugaika_sanitizers::verify::{VerifyConfig, verify_output};
+use mugaika_sanitizers::rebuild::encode_base64_lines;
+use mugaika_sanitizers::verify::{VerifyConfig, crc32, verify_output};
 
 fn fixture(rel: &str) -> Vec<u8> {
     let p = common::root().join("sanitizers/tests/fixtures").join(rel);
@@ -23,20 +24,9 @@ fn fixture(rel: &str) -> Vec<u8> {
 }
 
 fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for (i, c) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            s.push_str("\r\n");
-        }
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        s.push(T[(n >> 18) as usize & 63] as char);
-        s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        s.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    s
+    let mut out = Vec::new();
+    encode_base64_lines(&mut out, data);
+    String::from_utf8(out).expect("base64 is ASCII")
 }
 
 /// A mail with a short Japanese text body and the given attachments
@@ -303,7 +293,7 @@ fn a_decompression_bomb_header_is_refused_before_decoding() {
         png.extend_from_slice(&(body.len() as u32).to_be_bytes());
         png.extend_from_slice(ty);
         png.extend_from_slice(body);
-        png.extend_from_slice(&crc32(&[&ty[..], body].concat()).to_be_bytes());
+        png.extend_from_slice(&crc32(&[&ty[..], body]).to_be_bytes());
     };
     let mut ihdr = 100_000u32.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&100_000u32.to_be_bytes());
@@ -315,17 +305,6 @@ fn a_decompression_bomb_header_is_refused_before_decoding() {
     let run = sanitize(&mail(&[("bomb.png", "image/png", &png)]));
     run.quarantined("limit.image_pixels");
     assert!(started.elapsed().as_secs() < 20);
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 #[test]

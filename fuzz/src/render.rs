@@ -198,7 +198,7 @@ pub mod wrap {
         let mut central = Vec::new();
         for (name, data) in members {
             let offset = v.len() as u32;
-            let crc = crc32(data);
+            let crc = mugaika_sanitizers::verify::crc32(&[data]);
             let local = |sig: &[u8], v: &mut Vec<u8>, central: bool| {
                 v.extend_from_slice(sig);
                 if central {
@@ -256,17 +256,6 @@ pub mod wrap {
             ]),
             _ => stored_zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", rest)]),
         }
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
     }
 }
 

@@ -642,7 +642,7 @@ mod tests {
         let mut central = Vec::new();
         for (name, flags, method, body) in entries {
             let off = out.len() as u32;
-            let crc = crc32(body);
+            let crc = crate::verify::crc32(&[body]);
             let mut h = Vec::new();
             h.extend_from_slice(&SIG_LOCAL.to_le_bytes());
             h.extend_from_slice(&20u16.to_le_bytes());
@@ -674,17 +674,6 @@ mod tests {
         out.extend_from_slice(&cd_off.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
         out
-    }
-
-    fn crc32(d: &[u8]) -> u32 {
-        let mut c = !0u32;
-        for &b in d {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
-            }
-        }
-        !c
     }
 
     #[test]

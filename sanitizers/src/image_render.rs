@@ -890,11 +890,11 @@ mod tests {
         ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
         png.extend_from_slice(&13u32.to_be_bytes());
         png.extend_from_slice(&ihdr);
-        png.extend_from_slice(&crc32_for_test(&ihdr).to_be_bytes());
+        png.extend_from_slice(&crate::verify::crc32(&[&ihdr]).to_be_bytes());
         let idat = b"IDAT\x78\x9c";
         png.extend_from_slice(&2u32.to_be_bytes());
         png.extend_from_slice(idat);
-        png.extend_from_slice(&crc32_for_test(idat).to_be_bytes());
+        png.extend_from_slice(&crate::verify::crc32(&[idat]).to_be_bytes());
         png.extend_from_slice(b"\0\0\0\0IEND\xaeB`\x82");
         match render_image(&png, &ImageOptions::default()) {
             Err(ImageError::TooLarge(why)) => assert!(why.contains("per byte"), "{why}"),
@@ -902,16 +902,6 @@ mod tests {
         }
     }
 
-    fn crc32_for_test(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
     use image::codecs::bmp::BmpEncoder;
     use image::codecs::gif::GifEncoder;
     use image::codecs::jpeg::JpegEncoder;
@@ -919,24 +909,13 @@ mod tests {
     use image::codecs::webp::WebPEncoder;
     use image::{ExtendedColorType, Frame, RgbImage, Rgba, RgbaImage};
 
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-
     fn png_chunk(ty: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let mut v = (data.len() as u32).to_be_bytes().to_vec();
         v.extend_from_slice(ty);
         v.extend_from_slice(data);
         let mut c = ty.to_vec();
         c.extend_from_slice(data);
-        v.extend_from_slice(&crc32(&c).to_be_bytes());
+        v.extend_from_slice(&crate::verify::crc32(&[&c]).to_be_bytes());
         v
     }
 

@@ -101,7 +101,7 @@ pub fn classify(d: &Detected) -> Class {
             }
         }
         Kind::Archive => match d.mime {
-            "application/zip" if !d.description.contains("encrypted") => Class::Zip,
+            // Encrypted members are found while reading (`zip_encrypted`).
             "application/zip" => Class::Zip,
             // Disk images mount as drives and carry executables past
             // Mark-of-the-Web: never opened, like executables.

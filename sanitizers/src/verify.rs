@@ -1852,8 +1852,9 @@ const CRC_TABLE: [u32; 256] = {
     t
 };
 
-/// CRC-32 (ISO-HDLC, as PNG uses) of the concatenation of `parts`.
-fn crc32(parts: &[&[u8]]) -> u32 {
+/// CRC-32 (ISO-HDLC, as PNG and ZIP use) of the concatenation of `parts`.
+/// The one CRC of the project: tests and fuzz skeletons build chunks with it.
+pub fn crc32(parts: &[&[u8]]) -> u32 {
     let mut c = 0xFFFF_FFFFu32;
     for p in parts {
         for &b in *p {
