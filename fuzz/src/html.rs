@@ -15,7 +15,9 @@
 //! * document pass, when no `<` of the input can reach the text (no `&`, so
 //!   no entity spells one; no `alt`, since alt texts are shown as written;
 //!   every `<` followed by a letter, `/`, `!` or `?`, so none is literal
-//!   text): no `<javascript:`, `<vbscript:`, `<livescript:`, `<data:`,
+//!   text; no element whose content is raw text or RCDATA, such as `<xmp>`
+//!   or `<textarea>`, and no `<![CDATA[`, since in those `<letter` is text
+//!   too): no `<javascript:`, `<vbscript:`, `<livescript:`, `<data:`,
 //!   `<file:` in the text.
 
 use mugaika_sanitizers::html::html_to_text;
@@ -31,13 +33,23 @@ pub const SLACK: usize = 1024;
 const MAX_OUTPUT: usize = 64 << 20;
 
 const ALLOWED_SCHEMES: [&str; 5] = ["http", "https", "mailto", "ftp", "tel"];
+/// Names whose content the HTML parser keeps as text, `<` and all: the
+/// raw-text and RCDATA elements, `<plaintext>`, and CDATA sections of
+/// SVG/MathML. Matched as substrings, so `<xmp` in any case is caught.
+const LITERAL_TEXT_MARKUP: [&str; 11] = [
+    "xmp", "plaintext", "textarea", "title", "style", "script", "iframe", "noembed", "noframes", "noscript", "[cdata[",
+];
 const DANGEROUS: [&str; 5] = ["<javascript:", "<vbscript:", "<livescript:", "<data:", "<file:"];
 
 /// The checks of the module doc.
 pub fn check(data: &[u8]) {
     let html = String::from_utf8_lossy(data);
     let text = check_document(&html);
-    if !html.contains('&') && !contains_ci(&html, "alt") && every_lt_opens_markup(&html) {
+    if !html.contains('&')
+        && !contains_ci(&html, "alt")
+        && every_lt_opens_markup(&html)
+        && !LITERAL_TEXT_MARKUP.iter().any(|m| contains_ci(&html, m))
+    {
         let lower = text.to_ascii_lowercase();
         if let Some(d) = DANGEROUS.iter().find(|d| lower.contains(*d)) {
             panic!("html_to_text: dangerous link {d} shown\ninput {}\ntext {:?}", show(data), text);
