@@ -31,6 +31,20 @@ fn check(raw: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The inputs fuzzing found (`fuzz/regressions/sanitize/`) hold the same
+/// properties under the default policy, so they stay fixed without cargo-fuzz.
+#[test]
+fn fuzz_regressions_keep_their_properties() {
+    let files = common::files_below(&common::root().join("fuzz/regressions/sanitize"));
+    assert!(files.len() >= 9, "fuzz regressions missing: {files:?}");
+    for f in files {
+        let raw = std::fs::read(&f).unwrap();
+        if let Err(e) = check(&raw) {
+            panic!("{}: {e}", f.display());
+        }
+    }
+}
+
 /// Seeds: the hand-written corpus (small files only, to keep cases fast).
 fn seeds() -> Vec<Vec<u8>> {
     let seeds: Vec<Vec<u8>> = common::files_below(&common::root().join("corpus"))

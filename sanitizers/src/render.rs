@@ -773,7 +773,11 @@ impl Renderers {
             _ => None,
         };
         match text {
-            Some(t) if danger.is_empty() => {
+            Some(mut t) if danger.is_empty() => {
+                // One final line end, as `text_rendition` writes: the .txt,
+                // sanitised again as text, must come out the same.
+                t.truncate(t.trim_end().len());
+                t.push('\n');
                 let (body, cut) = cap_text(&t, self.config.text_max_bytes);
                 out.renditions.push(Rendition {
                     filename: rendition_name(&obj.file_name, "", "txt"),

@@ -1201,10 +1201,19 @@ fn is_mail(view: &[u8]) -> bool {
     ];
     const STRONG: &[&[u8]] =
         &[b"received", b"return-path", b"from", b"delivered-to", b"message-id", b"mime-version", b"dkim-signature"];
+    // Judged on the text as a text rendition would show it (bare CR a line
+    // end, controls dropped): text that would turn into mail once cleaned
+    // is mail already, so a rendition sanitised again stays text.
+    let cleaned;
+    let view = if view.iter().any(|&c| (c < 0x20 && !matches!(c, b'\t' | b'\n')) || c >= 0x7f) {
+        cleaned = crate::text::clean_text(&String::from_utf8_lossy(view)).0;
+        cleaned.as_bytes()
+    } else {
+        view
+    };
     let mut headers = 0usize;
     let mut strong = false;
     for (i, line) in view.split(|&c| c == b'\n').take(64).enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
         }
@@ -1720,6 +1729,11 @@ mod tests {
         );
         assert_eq!(d(b"From sender@example.com Mon Jan  1 00:00:00 2024\nReturn-Path: <a@b>\nTo: c@d\n\nhi"), MAIL);
         assert_eq!(d(b"Return-Path: <>\nX-Whatever: 1\n"), MAIL);
+        // CR-only line ends (old Mac, or a mangled relay) are line ends too.
+        assert_eq!(d(b"Received: by a;\r\tMon, 1 Jan 2024\rFrom: a@b\r\rbody"), MAIL);
+        assert_eq!(d(b"Received: by a;\n\tMon, 1 Jan 2024\r\nFrom: a@b\r\rbody"), MAIL);
+        // A control character in a name, which the text rendition drops.
+        assert_eq!(d(b"Received: by a;\n\tMon\nMIME-Versi\x18on: 1.0\n\nbody"), MAIL);
         // Headers that are not mail-like, or prose with a colon.
         assert_eq!(d(b"Subject: hello\nDate: today\n\nno strong header").kind, Text);
         assert_eq!(d(b"Note: this is prose.\nAnd more prose.\n").kind, Text);
