@@ -31,12 +31,15 @@ fn check(raw: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The inputs fuzzing found (`fuzz/regressions/sanitize/`) hold the same
-/// properties under the default policy, so they stay fixed without cargo-fuzz.
+/// The inputs fuzzing found (`fuzz/regressions/sanitize/`, and the
+/// minimised cases of `corpus/regressions/`) hold the same properties under
+/// the default policy, so they stay fixed without cargo-fuzz.
 #[test]
 fn fuzz_regressions_keep_their_properties() {
-    let files = common::files_below(&common::root().join("fuzz/regressions/sanitize"));
+    let mut files = common::files_below(&common::root().join("fuzz/regressions/sanitize"));
     assert!(files.len() >= 9, "fuzz regressions missing: {files:?}");
+    let minimised = common::files_below(&common::root().join("corpus/regressions"));
+    files.extend(minimised.into_iter().filter(|p| p.extension().is_some_and(|e| e == "eml")));
     for f in files {
         let raw = std::fs::read(&f).unwrap();
         if let Err(e) = check(&raw) {

@@ -773,11 +773,8 @@ impl Renderers {
             _ => None,
         };
         match text {
-            Some(mut t) if danger.is_empty() => {
-                // One final line end, as `text_rendition` writes: the .txt,
-                // sanitised again as text, must come out the same.
-                t.truncate(t.trim_end().len());
-                t.push('\n');
+            Some(t) if danger.is_empty() => {
+                let t = attached_message_text(&nested.report.input, &t);
                 let (body, cut) = cap_text(&t, self.config.text_max_bytes);
                 out.renditions.push(Rendition {
                     filename: rendition_name(&obj.file_name, "", "txt"),
@@ -942,6 +939,25 @@ fn rendition_name(base: &str, suffix: &str, ext: &str) -> String {
     format!("{base}{suffix}.{ext}")
 }
 
+/// The .txt of an attached message: who sent it, when and about what (the
+/// nested pipeline's summary, shown as the inline forwarded block shows it),
+/// then its sanitised text with one final line end, as `text_rendition`
+/// writes it. The first line is no header, so the .txt sanitised again is
+/// text, and comes out the same.
+fn attached_message_text(input: &crate::report::InputSummary, sanitised: &str) -> String {
+    let mut t = String::from("---------- 添付メール / Attached message ----------\n");
+    for (label, value) in [("From", &input.from), ("Date", &input.date), ("Subject", &input.subject), ("To", &input.to)]
+    {
+        if !value.is_empty() {
+            t.push_str(&format!("{label}: {}\n", text::display_name(value, 2000)));
+        }
+    }
+    t.push('\n');
+    t.push_str(sanitised.trim_end());
+    t.push('\n');
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,6 +1002,23 @@ mod tests {
         assert_eq!(base_name(Some("C:\\x\\y.txt")), "y.txt");
         assert_eq!(base_name(None), "attachment");
         assert_eq!(base_name(Some("...")), "attachment");
+    }
+
+    #[test]
+    fn an_attached_message_is_headed_by_its_summary_and_ends_in_one_line_end() {
+        let input = crate::report::InputSummary {
+            from: "差出人 <a@example.jp>".into(),
+            subject: "件名\u{202E}".into(),
+            ..Default::default()
+        };
+        let t = attached_message_text(&input, "body\n\n\n");
+        assert_eq!(
+            t,
+            "---------- 添付メール / Attached message ----------\nFrom: 差出人 <a@example.jp>\n\
+             Subject: 件名<U+202E>\n\nbody\n"
+        );
+        // Not mail-shaped, so sanitised again it stays text.
+        assert_ne!(sniff::detect(t.as_bytes(), Some("a.eml.txt")).kind, sniff::Kind::Mail);
     }
 
     #[test]
