@@ -33,6 +33,10 @@ struct Expect {
     not_contains: Vec<String>,
     #[serde(default)]
     findings: Vec<String>,
+    /// The verdict once an MTA has put the message on the wire (bare CR and
+    /// LF turned into CRLF), where that changes it; checked by
+    /// `tests/relay.rs`, only validated here.
+    smtp_verdict: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,9 @@ fn check_case(eml: &Path, bless: bool) -> Vec<String> {
         Verdict::Deliver => "deliver",
         Verdict::Quarantine => "quarantine",
     };
+    if let Some(v) = expect.smtp_verdict.as_deref().filter(|v| !matches!(*v, "deliver" | "quarantine")) {
+        problems.push(format!("smtp_verdict {v:?} is neither deliver nor quarantine"));
+    }
     if verdict != expect.verdict {
         problems.push(format!("verdict {verdict} (reasons {:?}), expected {}", report.reasons, expect.verdict));
     }
