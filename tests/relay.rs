@@ -138,12 +138,8 @@ fn corpus_end_to_end() {
                         .expect("sidecar toml");
                 // What SMTP delivers is the wire form (line ends mended by
                 // the sender); a few cases mean something else there.
-                let verdict = sidecar
-                    .get("smtp_verdict")
-                    .unwrap_or(&sidecar["verdict"])
-                    .as_str()
-                    .expect("verdict")
-                    .to_string();
+                let verdict =
+                    sidecar.get("smtp_verdict").unwrap_or(&sidecar["verdict"]).as_str().expect("verdict").to_string();
                 let name = p.strip_prefix(&corpus).unwrap_or(&p).with_extension("").display().to_string();
                 cases.push((name, p, verdict));
             }
