@@ -568,8 +568,10 @@ impl Renderers {
         }
     }
 
+    /// A PDF: inspected (active content and links reported), then its pages
+    /// rendered as PNG, or its text extracted when the treatment is text.
     fn pdf(&self, obj: &Object<'_>, treatment: Treatment, out: &mut Out<'_, '_>) -> Done {
-        let opts = self.pdf_options();
+        let mut opts = self.pdf_options();
         let inspection = match pdf::inspect_pdf(obj.data, &opts) {
             Ok(i) => i,
             Err(PdfError::Encrypted) => return self.pdf_encrypted(obj, out),
@@ -581,27 +583,7 @@ impl Renderers {
         if inspection.encrypted {
             return self.pdf_encrypted(obj, out);
         }
-        if !inspection.active.is_empty() {
-            let mut kinds: Vec<&str> = inspection.active.iter().map(|a| a.kind).collect();
-            kinds.dedup();
-            let detail = inspection
-                .active
-                .iter()
-                .take(20)
-                .map(|a| format!("{}: {}", a.kind, text::display_name(&a.detail, 120)))
-                .collect::<Vec<_>>()
-                .join("; ");
-            out.finding(codes::PDF_ACTIVE_CONTENT, Severity::Warning, obj.path, detail);
-            out.extra.push(format!(
-                "{} — 動的な内容を無効化 / active content neutralised: {}",
-                obj.shown,
-                kinds.join(", ")
-            ));
-        }
-        for uri in inspection.uris.iter().take(10) {
-            out.extra.push(format!("{} — リンク / link: {}", obj.shown, text::display_name(uri, 200)));
-        }
-        let mut opts = opts;
+        report_pdf_inspection(obj, &inspection, out);
         if treatment == Treatment::Text {
             opts.max_pages = 0;
             opts.max_text_chars = self.config.text_max_bytes / 3;
@@ -620,24 +602,36 @@ impl Renderers {
                 return Done::Removed("PDF を画像にできません / the PDF could not be rendered".into());
             }
         };
-        let excerpt = text::clean_text(&rendering.text).0;
         if treatment == Treatment::Text {
-            let Some((body, cut)) = self.text_rendition(obj, &rendering.text, out) else {
-                return self.pgp_quarantine(obj, out);
-            };
-            if body.trim().is_empty() {
-                return Done::Removed("PDF に文字がありません / the PDF has no text".into());
-            }
-            out.renditions.push(Rendition {
-                filename: rendition_name(&obj.file_name, "", "txt"),
-                content: RenditionContent::Text(body),
-            });
-            return Done::Rendered(format!(
-                "テキストを抽出 / text extracted ({} pages){}",
-                rendering.total_pages,
-                if cut { ", 一部 / truncated" } else { "" }
-            ));
+            self.pdf_text(obj, &rendering, out)
+        } else {
+            self.pdf_pages(obj, rendering, out)
         }
+    }
+
+    /// The text treatment of a PDF: its text as a .txt.
+    fn pdf_text(&self, obj: &Object<'_>, rendering: &pdf::PdfRendering, out: &mut Out<'_, '_>) -> Done {
+        let Some((body, cut)) = self.text_rendition(obj, &rendering.text, out) else {
+            return self.pgp_quarantine(obj, out);
+        };
+        if body.trim().is_empty() {
+            return Done::Removed("PDF に文字がありません / the PDF has no text".into());
+        }
+        out.renditions.push(Rendition {
+            filename: rendition_name(&obj.file_name, "", "txt"),
+            content: RenditionContent::Text(body),
+        });
+        Done::Rendered(format!(
+            "テキストを抽出 / text extracted ({} pages){}",
+            rendering.total_pages,
+            if cut { ", 一部 / truncated" } else { "" }
+        ))
+    }
+
+    /// The render treatment of a PDF: one PNG per rendered page, a note of
+    /// the pages left out, and the beginning of its text in the notice.
+    fn pdf_pages(&self, obj: &Object<'_>, rendering: pdf::PdfRendering, out: &mut Out<'_, '_>) -> Done {
+        let excerpt = text::clean_text(&rendering.text).0;
         let rendered = rendering.pages.len();
         for (i, page) in rendering.pages.into_iter().enumerate() {
             let png = image_render::encode_png_rgb(page.width, page.height, &page.rgb);
@@ -937,6 +931,31 @@ fn rendition_name(base: &str, suffix: &str, ext: &str) -> String {
         return base.to_string();
     }
     format!("{base}{suffix}.{ext}")
+}
+
+/// The PDF's active content (a Warning and a notice line naming the kinds)
+/// and up to ten of its links, as text.
+fn report_pdf_inspection(obj: &Object<'_>, inspection: &pdf::PdfInspection, out: &mut Out<'_, '_>) {
+    if !inspection.active.is_empty() {
+        let mut kinds: Vec<&str> = inspection.active.iter().map(|a| a.kind).collect();
+        kinds.dedup();
+        let detail = inspection
+            .active
+            .iter()
+            .take(20)
+            .map(|a| format!("{}: {}", a.kind, text::display_name(&a.detail, 120)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.finding(codes::PDF_ACTIVE_CONTENT, Severity::Warning, obj.path, detail);
+        out.extra.push(format!(
+            "{} — 動的な内容を無効化 / active content neutralised: {}",
+            obj.shown,
+            kinds.join(", ")
+        ));
+    }
+    for uri in inspection.uris.iter().take(10) {
+        out.extra.push(format!("{} — リンク / link: {}", obj.shown, text::display_name(uri, 200)));
+    }
 }
 
 /// The .txt of an attached message: who sent it, when and about what (the
