@@ -513,7 +513,7 @@ impl Renderers {
         let mut body = body;
         body.truncate(body.trim_end().len());
         body.push('\n');
-        Some(cap_text(&body, self.config.text_max_bytes))
+        Some(cap_text(&head_if_not_plain(body), self.config.text_max_bytes))
     }
 
     fn pgp_quarantine(&self, obj: &Object<'_>, out: &mut Out<'_, '_>) -> Done {
@@ -933,6 +933,21 @@ fn rendition_name(base: &str, suffix: &str, ext: &str) -> String {
     format!("{base}{suffix}.{ext}")
 }
 
+/// The line that heads a text rendition which would not be read back as
+/// plain text.
+const AS_TEXT_HEADING: &str = "（mugaika: 以下は添付ファイルをテキストにしたものです / the attachment as text）";
+
+/// `body`, headed by [`AS_TEXT_HEADING`] when the type sniffer would take it
+/// for something other than plain text — it starts like a PDF, a script, a
+/// shortcut, HTML or mail — so the .txt, sanitised again, is plain text
+/// and comes out the same. Most text is returned as it is.
+fn head_if_not_plain(body: String) -> String {
+    if sniff::detect(body.as_bytes(), None).kind == Kind::Text {
+        return body;
+    }
+    format!("{AS_TEXT_HEADING}\n{body}")
+}
+
 /// The PDF's active content (a Warning and a notice line naming the kinds)
 /// and up to ten of its links, as text.
 fn report_pdf_inspection(obj: &Object<'_>, inspection: &pdf::PdfInspection, out: &mut Out<'_, '_>) {
@@ -1038,6 +1053,18 @@ mod tests {
         );
         // Not mail-shaped, so sanitised again it stays text.
         assert_ne!(sniff::detect(t.as_bytes(), Some("a.eml.txt")).kind, sniff::Kind::Mail);
+    }
+
+    #[test]
+    fn text_that_reads_as_another_type_is_headed_and_stays_text() {
+        assert_eq!(head_if_not_plain("見積書です。\n".into()), "見積書です。\n");
+        for body in ["%PDF-1.7 で始まる\n", "#!/bin/sh\nrm -rf /\n", "[InternetShortcut]\nURL=x\n", "<html><p>x</p>\n"] {
+            let headed = head_if_not_plain(body.to_string());
+            assert_eq!(headed, format!("{AS_TEXT_HEADING}\n{body}"));
+            assert_eq!(sniff::detect(headed.as_bytes(), None).kind, Kind::Text, "{body:?}");
+            // Once headed, it is plain text: no second heading.
+            assert_eq!(head_if_not_plain(headed.clone()), headed);
+        }
     }
 
     #[test]

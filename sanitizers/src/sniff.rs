@@ -295,10 +295,16 @@ pub fn detect(bytes: &[u8], filename: Option<&str>) -> Detected {
     if let Some(d) = detect_prefix(bytes, &ext) {
         return d;
     }
-    if let Some(d) = detect_at_offsets(bytes) {
+    // Signatures away from the start (a PDF header after a prefix, disk
+    // image and tar magic, VHD/DMG trailers) do not make clean UTF-8 text a
+    // container: no real one is, and every text rendition we write is, so
+    // a rendition sanitised again stays text.
+    if let Some(d) = detect_at_offsets(bytes)
+        && !is_clean_utf8_text(bytes)
+    {
         return d;
     }
-    if find(head(bytes, PDF_WINDOW), b"%PDF-").is_some() {
+    if find(head(bytes, PDF_WINDOW), b"%PDF-").is_some() && !is_clean_utf8_text(bytes) {
         return PDF;
     }
     if let Some(d) = detect_text(bytes, &ext) {
@@ -1241,6 +1247,16 @@ fn is_mail(view: &[u8]) -> bool {
     headers >= 2 && strong
 }
 
+/// Valid UTF-8 throughout, without a BOM, NUL, escape or other control
+/// byte (tab, line ends and form feed allowed): what `text::clean_text`
+/// writes. A BOM is excluded because the rendition drops it, which could
+/// bring a signature to the start.
+fn is_clean_utf8_text(b: &[u8]) -> bool {
+    !b.starts_with(b"\xef\xbb\xbf")
+        && !b.iter().any(|&c| is_control(c) || c == 0x1b)
+        && std::str::from_utf8(b).is_ok()
+}
+
 fn is_control(c: u8) -> bool {
     matches!(c, 0x00..=0x08 | 0x0e..=0x1a | 0x1c..=0x1f | 0x7f)
 }
@@ -1474,12 +1490,28 @@ mod tests {
     #[test]
     fn pdf_within_first_kilobyte() {
         assert_eq!(d(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), PDF);
+        // A prefix before a real PDF: its binary comment line is no UTF-8.
         let mut junk = vec![b'x'; 1000];
-        junk.extend_from_slice(b"%PDF-1.4\n");
+        junk.extend_from_slice(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
         assert_eq!(d(&junk), PDF);
         let mut far = vec![b'x'; 1030];
         far.extend_from_slice(b"%PDF-1.4\n");
         assert_eq!(d(&far).kind, Text);
+        // Clean UTF-8 text that mentions %PDF- is text (a text rendition
+        // sanitised again stays text); after a BOM it is still a PDF.
+        let prose = "請求書の %PDF-1.4 ヘッダについて\r\n".as_bytes();
+        assert_eq!(d(prose).kind, Text);
+        assert_eq!(d(&[b"\xef\xbb\xbf", &b"%PDF-1.4\n"[..]].concat()), PDF);
+    }
+
+    #[test]
+    fn offset_signatures_do_not_make_clean_text_a_container() {
+        let mut text = vec![b'x'; 0x8800];
+        text[0x8001..0x8006].copy_from_slice(b"CD001");
+        assert_eq!(d(&text).kind, Text);
+        let mut text = vec![b'y'; 1024];
+        text[257..262].copy_from_slice(b"ustar");
+        assert_eq!(d(&text).kind, Text);
     }
 
     /// A minimal ZIP writer (stored entries, local headers + central
