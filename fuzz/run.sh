@@ -6,8 +6,9 @@
 # Targets: sanitize html_to_text charset_decode headers smtp_session image pdf
 # office_text zip.
 # Builds with `cargo fuzz build -O -s none` (stable toolchain: libFuzzer with
-# SanitizerCoverage, no AddressSanitizer; release profile, no debug
-# assertions, like the production build) and runs the binary directly with
+# SanitizerCoverage, no AddressSanitizer; the release profile of
+# Cargo.toml: optimised, debug assertions and overflow checks on) and runs
+# the binary directly with
 #   -timeout=1 -rss_limit_mb=256   (the per-input limits)
 #   -dict=dict/<mime|html|smtp>.dict, -max_len per target,
 #   corpus: fuzz/work/<target>/ (new inputs land here; not committed)
