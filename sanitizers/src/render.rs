@@ -1058,7 +1058,8 @@ mod tests {
     #[test]
     fn text_that_reads_as_another_type_is_headed_and_stays_text() {
         assert_eq!(head_if_not_plain("見積書です。\n".into()), "見積書です。\n");
-        for body in ["%PDF-1.7 で始まる\n", "#!/bin/sh\nrm -rf /\n", "[InternetShortcut]\nURL=x\n", "<html><p>x</p>\n"] {
+        for body in ["%PDF-1.7 で始まる\n", "#!/bin/sh\nrm -rf /\n", "[InternetShortcut]\nURL=x\n", "<html><p>x</p>\n"]
+        {
             let headed = head_if_not_plain(body.to_string());
             assert_eq!(headed, format!("{AS_TEXT_HEADING}\n{body}"));
             assert_eq!(sniff::detect(headed.as_bytes(), None).kind, Kind::Text, "{body:?}");
