@@ -25,6 +25,20 @@ pub struct Summary {
     pub message_id: Option<String>,
 }
 
+/// `From: …`, `Date: …`, `Subject: …`, `To: …` lines (the empty ones left
+/// out, each value made safe to show on one line), as the separator of a
+/// forwarded message and the .txt of an attached one show who sent it.
+pub fn push_summary_lines(out: &mut String, from: &str, date: &str, subject: &str, to: &str) {
+    for (label, value) in [("From", from), ("Date", date), ("Subject", subject), ("To", to)] {
+        if !value.is_empty() {
+            out.push_str(label);
+            out.push_str(": ");
+            out.push_str(&crate::text::display_name(value, 2000));
+            out.push('\n');
+        }
+    }
+}
+
 /// The output header fields and the summary.
 pub struct Identity {
     pub fields: Vec<String>,

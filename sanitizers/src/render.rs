@@ -617,15 +617,8 @@ impl Renderers {
         if body.trim().is_empty() {
             return Done::Removed("PDF に文字がありません / the PDF has no text".into());
         }
-        out.renditions.push(Rendition {
-            filename: rendition_name(&obj.file_name, "", "txt"),
-            content: RenditionContent::Text(body),
-        });
-        Done::Rendered(format!(
-            "テキストを抽出 / text extracted ({} pages){}",
-            rendering.total_pages,
-            if cut { ", 一部 / truncated" } else { "" }
-        ))
+        push_txt(obj, body, out);
+        Done::Rendered(format!("テキストを抽出 / text extracted ({} pages){}", rendering.total_pages, truncated(cut)))
     }
 
     /// The render treatment of a PDF: one PNG per rendered page, a note of
@@ -695,14 +688,11 @@ impl Renderers {
                 if body.trim().is_empty() {
                     return Done::Removed("文書に文字がありません / no text in the document".into());
                 }
-                out.renditions.push(Rendition {
-                    filename: rendition_name(&obj.file_name, "", "txt"),
-                    content: RenditionContent::Text(body),
-                });
+                push_txt(obj, body, out);
                 Done::Rendered(format!(
                     "テキストを抽出 / text extracted ({}){}",
                     doc.format,
-                    if cut || doc.truncated { ", 一部 / truncated" } else { "" }
+                    truncated(cut || doc.truncated)
                 ))
             }
             Err(OfficeError::Encrypted) => {
@@ -741,14 +731,11 @@ impl Renderers {
         if body.lines().all(|l| l.trim().is_empty() || l.starts_with("[uuencode ")) {
             return Done::Removed("uuencode ファイル / uuencoded file".into());
         }
-        out.renditions.push(Rendition {
-            filename: rendition_name(&obj.file_name, "", "txt"),
-            content: RenditionContent::Text(body),
-        });
+        push_txt(obj, body, out);
         Done::Rendered(format!(
             "UTF-8 テキストに変換 / converted to UTF-8 text ({}){}",
             decoded.charset,
-            if cut { ", 一部 / truncated" } else { "" }
+            truncated(cut)
         ))
     }
 
@@ -770,13 +757,10 @@ impl Renderers {
             Some(t) if danger.is_empty() => {
                 let t = attached_message_text(&nested.report.input, &t);
                 let (body, cut) = cap_text(&t, self.config.text_max_bytes);
-                out.renditions.push(Rendition {
-                    filename: rendition_name(&obj.file_name, "", "txt"),
-                    content: RenditionContent::Text(body),
-                });
+                push_txt(obj, body, out);
                 Done::Rendered(format!(
                     "添付メールを無害化してテキストに / attached message sanitised into text{}",
-                    if cut { ", 一部 / truncated" } else { "" }
+                    truncated(cut)
                 ))
             }
             _ => {
@@ -933,6 +917,17 @@ fn rendition_name(base: &str, suffix: &str, ext: &str) -> String {
     format!("{base}{suffix}.{ext}")
 }
 
+/// The `.txt` rendition of `obj`, named after it.
+fn push_txt(obj: &Object<'_>, body: String, out: &mut Out<'_, '_>) {
+    out.renditions
+        .push(Rendition { filename: rendition_name(&obj.file_name, "", "txt"), content: RenditionContent::Text(body) });
+}
+
+/// The note's suffix for a text cut at `text_max_bytes` (or at a renderer's limit).
+fn truncated(cut: bool) -> &'static str {
+    if cut { ", 一部 / truncated" } else { "" }
+}
+
 /// The line that heads a text rendition which would not be read back as
 /// plain text.
 const AS_TEXT_HEADING: &str = "（mugaika: 以下は添付ファイルをテキストにしたものです / the attachment as text）";
@@ -942,7 +937,8 @@ const AS_TEXT_HEADING: &str = "（mugaika: 以下は添付ファイルをテキ�
 /// shortcut, HTML or mail — so the .txt, sanitised again, is plain text
 /// and comes out the same. Most text is returned as it is.
 fn head_if_not_plain(body: String) -> String {
-    if sniff::detect(body.as_bytes(), None).kind == Kind::Text {
+    // Sniffed as the next run sniffs it: a .txt (the name is a hint only).
+    if sniff::detect(body.as_bytes(), Some("attachment.txt")).kind == Kind::Text {
         return body;
     }
     format!("{AS_TEXT_HEADING}\n{body}")
@@ -980,12 +976,7 @@ fn report_pdf_inspection(obj: &Object<'_>, inspection: &pdf::PdfInspection, out:
 /// text, and comes out the same.
 fn attached_message_text(input: &crate::report::InputSummary, sanitised: &str) -> String {
     let mut t = String::from("---------- 添付メール / Attached message ----------\n");
-    for (label, value) in [("From", &input.from), ("Date", &input.date), ("Subject", &input.subject), ("To", &input.to)]
-    {
-        if !value.is_empty() {
-            t.push_str(&format!("{label}: {}\n", text::display_name(value, 2000)));
-        }
-    }
+    crate::identity::push_summary_lines(&mut t, &input.from, &input.date, &input.subject, &input.to);
     t.push('\n');
     t.push_str(sanitised.trim_end());
     t.push('\n');

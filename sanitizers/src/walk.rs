@@ -554,14 +554,7 @@ impl<'a> Walker<'a> {
         let s = &id.summary;
         self.begin_block();
         self.text.push_str("---------- 転送されたメッセージ / Forwarded message ----------\n");
-        for (label, value) in [("From", &s.from), ("Date", &s.date), ("Subject", &s.subject), ("To", &s.to)] {
-            if !value.is_empty() {
-                self.text.push_str(label);
-                self.text.push_str(": ");
-                self.text.push_str(&text::display_name(value, 2000));
-                self.text.push('\n');
-            }
-        }
+        identity::push_summary_lines(&mut self.text, &s.from, &s.date, &s.subject, &s.to);
         self.text.push('\n');
         if nested.parts.is_empty() {
             self.text.push_str("(本文なし / no body)\n");
